@@ -1,0 +1,1 @@
+"""experiments: runnable experiments and the `python -m experiments` command line."""
