@@ -1,0 +1,168 @@
+"""Reusable input checks for scratch (and torch_ref where useful).
+
+Every check raises TypeError (not an array, not a number) or ValueError (wrong
+shape, wrong value) with a message that names the argument, says what was
+expected and what was got, e.g. ``X must be 2-D (n_x, m); got shape (400,)``.
+Checks never modify or copy what they are given: a rejected call changes nothing.
+
+Shapes follow the course: examples are columns, X is (n_x, m), Y is (1, m),
+W[l] is (n[l], n[l-1]), b[l] is (n[l], 1).
+"""
+import numbers
+import re
+
+import numpy as np
+
+# The activation names every layer understands (scratch.activations.ACTIVATIONS).
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+
+
+def as_generator(rng):
+    """Return a numpy.random.Generator from rng.
+
+    rng: a Generator (returned as is), an int seed (a fresh Generator seeded
+    with it), or None (a fresh, unseeded Generator).
+    """
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (numbers.Integral, np.integer)) and not isinstance(rng, (bool, np.bool_)):
+        if rng < 0:
+            raise ValueError(f"rng must be a non-negative int seed; got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}"
+    )
+
+
+def check_array(name, A):
+    """A must be a NumPy array of real numbers (or booleans); else TypeError."""
+    if not isinstance(A, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array; got {type(A).__name__}")
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {A.dtype}")
+    return A
+
+
+def check_matrix(name, A, rows=None, cols=None, *, finite=True, layout="(rows, columns)", why=""):
+    """A must be a 2-D real ndarray, with `rows` rows and `cols` columns when given,
+    and (if finite=True) without NaN or inf. Returns A unchanged.
+
+    layout: the course notation printed in messages, e.g. "(n_x, m)".
+    why: an explanation appended to a shape mismatch, e.g. "(rows of A_prev)"; a str
+    for both axes or a pair (why_rows, why_cols).
+    """
+    check_array(name, A)
+    if A.ndim != 2:
+        raise ValueError(f"{name} must be 2-D {layout}; got shape {A.shape}")
+    whys = why if isinstance(why, tuple) else (why, why)
+    for axis, want, word in ((0, rows, "rows"), (1, cols, "columns")):
+        if want is not None and A.shape[axis] != want:
+            extra = f" {whys[axis]}" if whys[axis] else ""
+            raise ValueError(
+                f"{name} must have shape {layout} with {want} {word}{extra}; got shape {A.shape}"
+            )
+    if finite and A.dtype.kind == "f" and not np.isfinite(A).all():
+        bad = int(A.size - np.count_nonzero(np.isfinite(A)))
+        entries = "entry" if bad == 1 else "entries"
+        raise ValueError(f"{name} must be finite (no NaN or inf); got {bad} non-finite {entries}")
+    return A
+
+
+def check_labels(name, Y, m=None):
+    """Y must be a (1, m) array of labels in {0, 1} (bool, int or float). Returns Y."""
+    check_matrix(name, Y, rows=1, cols=m, finite=False, layout="(1, m)",
+                 why=("", "(m = number of examples)"))
+    bad = (Y != 0) & (Y != 1)          # NaN is caught here too (NaN != 0 and NaN != 1)
+    if bad.any():
+        shown = np.unique(Y[bad])[:5].tolist()
+        raise ValueError(f"{name} must contain only 0 and 1; got other values {shown}")
+    return Y
+
+
+def check_real(name, value):
+    """value must be a real, finite Python or NumPy number (not bool). Returns float(value)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value}")
+    return value
+
+
+def check_nonneg(name, value):
+    """value must be a finite real number >= 0 (e.g. lambd). Returns float(value)."""
+    value = check_real(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0; got {value}")
+    return value
+
+
+def check_positive(name, value):
+    """value must be a finite real number > 0 (e.g. learning_rate). Returns float(value)."""
+    value = check_real(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0; got {value}")
+    return value
+
+
+def check_count(name, value, minimum=0):
+    """value must be an int >= minimum (e.g. num_iterations, m, n[l]). Returns int(value)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_keep_prob(name, keep_prob):
+    """keep_prob is the probability of KEEPING a unit (torch's p = 1 - keep_prob);
+    it must lie in (0, 1]. Returns float(keep_prob)."""
+    keep_prob = check_real(name, keep_prob)
+    if not 0.0 < keep_prob <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1] (probability of keeping a unit); got {keep_prob}")
+    return keep_prob
+
+
+def check_activation(activation, argname="activation"):
+    """activation must be one of ACTIVATION_NAMES. Returns it."""
+    if not isinstance(activation, str):
+        raise TypeError(f"{argname} must be a str, one of {list(ACTIVATION_NAMES)}; "
+                        f"got {type(activation).__name__}")
+    if activation not in ACTIVATION_NAMES:
+        raise ValueError(f"{argname} must be one of {list(ACTIVATION_NAMES)}; got {activation!r}")
+    return activation
+
+
+def check_choice(name, value, choices):
+    """value must be one of choices (strings). Returns it."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}")
+    return value
+
+
+def check_params(params, n_x=None, name="params"):
+    """params must be {"W1", "b1", ..., "WL", "bL"} with W[l]: (n[l], n[l-1]) and
+    b[l]: (n[l], 1), consecutive layers fitting together (and n[0] = n_x when given).
+    Returns L, the number of layers.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"{name} must be a dict {{'W1', 'b1', ..., 'WL', 'bL'}}; "
+                        f"got {type(params).__name__}")
+    layers = sorted(int(k[1:]) for k in params if re.fullmatch(r"W[1-9][0-9]*", str(k)))
+    L = len(layers)
+    if L == 0 or layers != list(range(1, L + 1)):
+        raise ValueError(f"{name} must have keys W1..WL and b1..bL; got keys {sorted(map(str, params))}")
+    n_prev = n_x
+    for l in range(1, L + 1):
+        if f"b{l}" not in params:
+            raise ValueError(f"{name} must have key 'b{l}' to go with 'W{l}'; "
+                             f"got keys {sorted(map(str, params))}")
+        W = check_matrix(f"W{l}", params[f"W{l}"], cols=n_prev, finite=False,
+                         layout=f"(n[{l}], n[{l - 1}])",
+                         why="(rows of X)" if l == 1 else f"(rows of W{l - 1})")
+        check_matrix(f"b{l}", params[f"b{l}"], rows=W.shape[0], cols=1, finite=False,
+                     layout=f"(n[{l}], 1)", why=(f"(rows of W{l})", ""))
+        n_prev = W.shape[0]
+    return L

@@ -1,0 +1,151 @@
+"""One layer, forward and backward, with caches (F14, F15, F22).
+
+Each forward returns (output, cache); its backward takes (upstream gradient,
+cache) and returns the gradients. The cache holds exactly what the forward
+pass saw; backward reads it and never reruns the forward pass (the one thing
+it evaluates is g'(Z) at the cached Z, which is the formula itself).
+
+Shapes, course notation (examples are columns):
+    A_prev: (n[l-1], m)   W: (n[l], n[l-1])   b: (n[l], 1)   Z, A: (n[l], m)
+Every gradient dX has the shape of X. "d" means ∂J/∂, J the mean cost over m.
+"""
+import numpy as np
+
+from ._checks import as_generator, check_activation, check_array, check_keep_prob, check_matrix
+from .activations import ACTIVATIONS, leaky_relu, leaky_relu_prime, relu_prime
+
+
+# ---------------------------------------------------------------- linear part
+
+def linear_forward(A_prev, W, b):
+    """Z = W A_prev + b.
+
+    A_prev: (n[l-1], m), W: (n[l], n[l-1]), b: (n[l], 1) (broadcast over the m columns).
+    Returns Z: (n[l], m) and cache = (A_prev, W, b).
+    """
+    check_matrix("A_prev", A_prev, finite=False, layout="(n[l-1], m)")
+    check_matrix("W", W, cols=A_prev.shape[0], finite=False, layout="(n[l], n[l-1])",
+                 why="(n[l-1] = rows of A_prev)")
+    check_matrix("b", b, rows=W.shape[0], cols=1, finite=False, layout="(n[l], 1)",
+                 why=("(n[l] = rows of W)", ""))
+    Z = W @ A_prev + b
+    return Z, (A_prev, W, b)
+
+
+def linear_backward(dZ, cache):
+    """Backward of Z = W A_prev + b, with cache = (A_prev, W, b) and dZ: (n[l], m):
+
+        dW      = (1/m) dZ A_prevᵀ              (n[l], n[l-1])
+        db      = (1/m) Σ_columns dZ (keepdims)  (n[l], 1)
+        dA_prev = Wᵀ dZ                          (n[l-1], m)
+
+    The 1/m is here because J is the MEAN of the m losses and dZ holds the
+    per-example ∂L/∂Z (e.g. A - Y); dA_prev carries no 1/m (it is per example).
+    Returns dA_prev, dW, db (fresh arrays).
+    """
+    A_prev, W, b = _unpack_linear_cache(cache)
+    check_matrix("dZ", dZ, rows=W.shape[0], cols=A_prev.shape[1], finite=False,
+                 layout="(n[l], m)", why="(the shape of Z in the cache)")
+    m = A_prev.shape[1]
+    dW = (dZ @ A_prev.T) / m
+    db = np.sum(dZ, axis=1, keepdims=True) / m
+    dA_prev = W.T @ dZ
+    return dA_prev, dW, db
+
+
+def _unpack_linear_cache(cache):
+    if not (isinstance(cache, tuple) and len(cache) == 3):
+        raise TypeError(f"cache must be the tuple (A_prev, W, b) from linear_forward; "
+                        f"got {type(cache).__name__}")
+    for name, X in zip(("A_prev", "W", "b"), cache):
+        check_array(f"cache {name}", X)
+    return cache
+
+
+# ------------------------------------------------------- linear -> activation
+
+def linear_activation_forward(A_prev, W, b, activation, alpha=0.01):
+    """Z = W A_prev + b, A = g(Z), g named by `activation`
+    ("sigmoid", "tanh", "relu", "leaky_relu", "identity"; alpha: leaky_relu's slope).
+
+    A_prev: (n[l-1], m), W: (n[l], n[l-1]), b: (n[l], 1).
+    Returns A: (n[l], m) and cache = (linear_cache, Z), linear_cache = (A_prev, W, b).
+    """
+    check_activation(activation)
+    Z, linear_cache = linear_forward(A_prev, W, b)
+    if activation == "leaky_relu":
+        A = leaky_relu(Z, alpha)
+    else:
+        A = ACTIVATIONS[activation][0](Z)
+    return A, (linear_cache, Z)
+
+
+def linear_activation_backward(dA, cache, activation, at_zero=None, alpha=0.01):
+    """Backward of A = g(W A_prev + b), with cache = (linear_cache, Z), dA: (n[l], m):
+
+        dZ = dA * g'(Z)     (elementwise; g'(Z) evaluated at the cached Z)
+        then dA_prev, dW, db = linear_backward(dZ, linear_cache).
+
+    at_zero: g'(0) for relu/leaky_relu; None -> torch's value (relu: 0, leaky_relu: alpha),
+    COURSE_AT_ZERO = 1.0 -> the course's. Ignored by the smooth activations.
+    Returns dA_prev: (n[l-1], m), dW: (n[l], n[l-1]), db: (n[l], 1).
+    """
+    check_activation(activation)
+    if not (isinstance(cache, tuple) and len(cache) == 2):
+        raise TypeError(f"cache must be the tuple (linear_cache, Z) from linear_activation_forward; "
+                        f"got {type(cache).__name__}")
+    linear_cache, Z = cache
+    check_matrix("dA", dA, finite=False, layout="(n[l], m)")
+    check_matrix("cache Z", Z, finite=False, layout="(n[l], m)")
+    if dA.shape != Z.shape:
+        raise ValueError(f"dA must have the shape of Z in the cache, (n[l], m) = {Z.shape}; "
+                         f"got shape {dA.shape}")
+    if activation == "relu":
+        g_prime = relu_prime(Z, at_zero=0.0 if at_zero is None else at_zero)
+    elif activation == "leaky_relu":
+        g_prime = leaky_relu_prime(Z, alpha=alpha, at_zero=at_zero)
+    else:
+        g_prime = ACTIVATIONS[activation][1](Z)
+    dZ = dA * g_prime
+    return linear_backward(dZ, linear_cache)
+
+
+# ---------------------------------------------------------- inverted dropout
+
+def dropout_forward(A, keep_prob, rng=None, mask=None):
+    """Inverted dropout on A: (n[l], m) (F22).
+
+        D = (rand(n[l], m) < keep_prob)     # True = keep; drawn from rng unless `mask` given
+        A_out = A * D / keep_prob           # dividing by keep_prob keeps E[A_out] = A
+
+    keep_prob is the probability of KEEPING a unit (torch's nn.Dropout(p) takes
+    p = 1 - keep_prob, the probability of dropping). keep_prob = 1 is the identity.
+    mask: optional bool array shaped like A (lets scratch and torch share masks).
+    Returns A_out (dtype of A) and the bool mask D.
+    """
+    check_matrix("A", A, finite=False, layout="(n[l], m)")
+    keep_prob = check_keep_prob("keep_prob", keep_prob)
+    if mask is None:
+        mask = as_generator(rng).random(A.shape) < keep_prob
+    else:
+        _check_mask("mask", mask, A.shape)
+    return A * mask / keep_prob, mask
+
+
+def dropout_backward(dA, mask, keep_prob):
+    """Backward of inverted dropout: dA_in = dA * D / keep_prob, with the SAME mask D
+    as the forward pass (dropped units get no gradient). dA, mask: (n[l], m).
+    """
+    check_matrix("dA", dA, finite=False, layout="(n[l], m)")
+    keep_prob = check_keep_prob("keep_prob", keep_prob)
+    _check_mask("mask", mask, dA.shape)
+    return dA * mask / keep_prob
+
+
+def _check_mask(name, mask, shape):
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+        got = mask.dtype if isinstance(mask, np.ndarray) else type(mask).__name__
+        raise TypeError(f"{name} must be a boolean ndarray (True = keep); got {got}")
+    if mask.shape != shape:
+        raise ValueError(f"{name} must have the shape of A, (n[l], m) = {shape}; got shape {mask.shape}")
+    return mask

@@ -1,0 +1,117 @@
+"""Costs and regularization penalties (F06-F08, F20, F21).
+
+Binary classification, examples are columns: AL, ZL, Y are (1, m). The loss L
+is per example, the cost J is the MEAN of the m losses (the course's 1/m lives
+here and in the 1/m of linear_backward, nowhere else).
+
+Names: L2 is the SQUARED Frobenius norm, λ/(2m) Σ_l ‖W[l]‖²_F ("weight decay");
+L1 is the sum of absolute values, λ/(2m) Σ_l Σ |W[l]|. The course notes swap
+the two names beside their formulas; these functions follow the formulas.
+Both penalize weights only, never biases.
+"""
+import re
+
+import numpy as np
+
+from ._checks import check_count, check_labels, check_matrix, check_nonneg
+
+
+def _check_AL_Y(AL, Y, name="AL"):
+    check_matrix(name, AL, rows=1, finite=False, layout="(1, m)")
+    check_labels("Y", Y, m=AL.shape[1])
+    return AL, Y.astype(AL.dtype if AL.dtype.kind == "f" else np.float64, copy=False)
+
+
+def compute_cost(AL, Y):
+    """Cross-entropy cost from probabilities (F06), the exact course formula:
+
+        J = -(1/m) Σ_i [ y_i log a_i + (1 - y_i) log(1 - a_i) ]
+
+    AL: (1, m) probabilities in [0, 1], Y: (1, m) labels in {0, 1}. Returns a float.
+    For y in {0, 1} exactly one term survives; the other is taken as 0 (its
+    limit), so a saturated CORRECT prediction (a = y) gives 0 rather than 0·log 0 = NaN.
+    A saturated WRONG prediction (a = 1 - y) gives J = inf, the exact value of the
+    formula; numpy's divide-by-zero warning is silenced. cost_from_logits is the
+    stable path for training (finite for any Z).
+    """
+    AL, Y = _check_AL_Y(AL, Y)
+    if np.any((AL < 0) | (AL > 1)):
+        raise ValueError(f"AL must hold probabilities in [0, 1]; got values in "
+                         f"[{float(np.nanmin(AL))}, {float(np.nanmax(AL))}]")
+    with np.errstate(divide="ignore"):
+        losses = -np.where(Y == 1, np.log(AL), np.log(1 - AL))
+    return float(np.mean(losses))
+
+
+def cost_from_logits(ZL, Y):
+    """The same cross-entropy cost from the logits ZL (AL = σ(ZL)), finite for any ZL (F07):
+
+        L(z, y) = -(y log σ(z) + (1-y) log(1-σ(z))) = max(z, 0) - z y + log(1 + e^(-|z|))
+
+    (log σ(z) = -log(1 + e^-z) and log(1 - σ(z)) = -z - log(1 + e^-z); folding
+    the sign of z into max(z, 0) keeps every exponent <= 0, the log-sum-exp trick).
+    ZL: (1, m), Y: (1, m) in {0, 1}. Returns J = mean over m, a float.
+    Non-finite ZL is not rejected: it gives a non-finite J (diverged training shows).
+    """
+    ZL, Y = _check_AL_Y(ZL, Y, name="ZL")
+    with np.errstate(under="ignore"):
+        losses = np.maximum(ZL, 0) - ZL * Y + np.log1p(np.exp(-np.abs(ZL)))
+    return float(np.mean(losses))
+
+
+def squared_error_cost(AL, Y):
+    """Squared-error cost (F08), the course's non-convex alternative for logistic regression:
+
+        J = (1/m) Σ_i ½ (a_i - y_i)²
+
+    AL, Y: (1, m) (Y any real targets here). Note the ½: torch's MSELoss has none.
+    """
+    check_matrix("AL", AL, rows=1, finite=False, layout="(1, m)")
+    check_matrix("Y", Y, rows=1, cols=AL.shape[1], finite=False, layout="(1, m)",
+                 why="(the shape of AL)")
+    return float(np.mean(0.5 * (AL - Y) ** 2))
+
+
+def _weights(params):
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict {{'W1', 'b1', ...}}; got {type(params).__name__}")
+    keys = sorted((k for k in params if re.fullmatch(r"W[1-9][0-9]*", str(k))), key=lambda k: int(k[1:]))
+    if not keys:
+        raise ValueError(f"params must contain weights W1..WL; got keys {sorted(map(str, params))}")
+    return [check_matrix(k, params[k], finite=False, layout="(n[l], n[l-1])") for k in keys]
+
+
+def l2_penalty(params, lambd, m):
+    """L2 penalty (F20): λ/(2m) Σ_l ‖W[l]‖²_F, weights only (b is not penalized).
+    The ½ makes its gradient (λ/m) W[l]. Returns a float."""
+    lambd = check_nonneg("lambd", lambd)
+    m = check_count("m", m, minimum=1)
+    return float(lambd / (2 * m) * sum(float(np.sum(np.square(W))) for W in _weights(params)))
+
+
+def l2_gradient(W, lambd, m):
+    """∂/∂W[l] of the L2 penalty: (λ/m) W[l], shape (n[l], n[l-1])."""
+    lambd = check_nonneg("lambd", lambd)
+    m = check_count("m", m, minimum=1)
+    check_matrix("W", W, finite=False, layout="(n[l], n[l-1])")
+    return (lambd / m) * W
+
+
+def l1_penalty(params, lambd, m):
+    """L1 penalty (F21): λ/(2m) Σ_l Σ_ij |W[l]_ij|, weights only. Returns a float."""
+    lambd = check_nonneg("lambd", lambd)
+    m = check_count("m", m, minimum=1)
+    return float(lambd / (2 * m) * sum(float(np.sum(np.abs(W))) for W in _weights(params)))
+
+
+def l1_gradient(W, lambd, m):
+    """Subgradient of the L1 penalty: (λ/(2m)) sign(W[l]); sign(0) = 0 (torch's abs' at 0)."""
+    lambd = check_nonneg("lambd", lambd)
+    m = check_count("m", m, minimum=1)
+    check_matrix("W", W, finite=False, layout="(n[l], n[l-1])")
+    return (lambd / (2 * m)) * np.sign(W)
+
+
+def compute_cost_with_regularization(AL, Y, params, lambd):
+    """J_regularized = compute_cost(AL, Y) + λ/(2m) Σ_l ‖W[l]‖²_F, with m = columns of Y."""
+    return compute_cost(AL, Y) + l2_penalty(params, lambd, AL.shape[1])
