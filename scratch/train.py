@@ -1,0 +1,179 @@
+"""The full-batch gradient-descent loop (F13) with history, callback and early stopping (F26).
+
+Step i (0-based), the convention shared with torch_ref.train_loop and the Lightning module:
+    forward on the current parameters θ_i  ->  J_i = cost_from_logits(Z[L], Y) + λ/(2m) Σ_l ‖W[l]‖²_F
+    backward                               ->  dθ_i
+    update                                 ->  θ_{i+1} = θ_i - α dθ_i                        (F13)
+history records J_i, the cost BEFORE update i (with dropout: computed with step i's masks).
+Every formula lives in scratch.network / scratch.losses; this file only orchestrates.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import losses, network
+from ._checks import (as_generator, check_activation, check_count, check_keep_prob, check_labels,
+                             check_matrix, check_nonneg, check_params, check_positive)
+from .initializers import initialize_parameters
+
+
+@dataclass
+class TrainResult:
+    """What train returns.
+
+    params: the parameters to use: the best ones (lowest dev cost) when early_stopping is set,
+        else the final ones (after the last update).
+    history: one dict per logged step (see train).
+    best_step: the logged step with the lowest dev cost (None without dev data).
+    best_params: the parameters θ_best_step that gave that dev cost (None without dev data).
+    final_params: the parameters after the last update performed.
+    stopped_early: True when early stopping ended the run before num_iterations steps.
+    """
+    params: dict
+    history: list
+    best_step: object = None
+    best_params: object = None
+    final_params: dict = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def _accuracy(AL, Y):
+    """F32: fraction of examples with (ŷ > 0.5) == y, the rule of scratch.network.predict."""
+    return float(np.mean((AL > 0.5) == (Y == 1)))
+
+
+def _evaluate(X, Y, params, activations):
+    """Cost (cross-entropy from logits, no L2, no dropout) and accuracy of params on (X, Y)."""
+    AL, caches = network.model_forward(X, params, activations)
+    return losses.cost_from_logits(caches[-1]["linear_activation"][1], Y), _accuracy(AL, Y)
+
+
+def _check_setup(X, Y, layer_dims, activations, keep_probs, X_dev, Y_dev, early_stopping):
+    check_matrix("X", X, layout="(n_x, m)")
+    check_labels("Y", Y, m=X.shape[1])
+    dims = list(layer_dims)
+    if len(dims) < 2:
+        raise ValueError(f"layer_dims must list n[0], ..., n[L] with L >= 1; got {layer_dims!r}")
+    dims = [check_count(f"layer_dims[{l}]", n, minimum=1) for l, n in enumerate(dims)]
+    if dims[0] != X.shape[0]:
+        raise ValueError(f"layer_dims[0] must equal the rows of X (n_x = {X.shape[0]}); got {dims[0]}")
+    if dims[-1] != 1:
+        raise ValueError(f"layer_dims[-1] must be 1 (one sigmoid output unit); got {dims[-1]}")
+    L = len(dims) - 1
+    if len(activations) != L:
+        raise ValueError(f"activations must have one name per layer (L = {L}); got {len(activations)}")
+    activations = [check_activation(a, f"activations[{l}]") for l, a in enumerate(activations)]
+    if activations[-1] != "sigmoid":
+        raise ValueError(f"activations[-1] must be 'sigmoid' (cost from logits, dZ[L] = A - Y); got {activations[-1]!r}")
+    if keep_probs is not None:
+        if len(keep_probs) != L - 1:
+            raise ValueError(f"keep_probs must have one value per hidden layer (L-1 = {L - 1}); got {len(keep_probs)}")
+        keep_probs = [check_keep_prob(f"keep_probs[{l}]", k) for l, k in enumerate(keep_probs)]
+    if (X_dev is None) != (Y_dev is None):
+        raise ValueError("X_dev and Y_dev must be given together; got only one of them")
+    if X_dev is not None:
+        check_matrix("X_dev", X_dev, rows=X.shape[0], layout="(n_x, m_dev)", why="(n_x = rows of X)")
+        check_labels("Y_dev", Y_dev, m=X_dev.shape[1])
+    if early_stopping is not None:
+        check_count("early_stopping", early_stopping, minimum=1)
+        if X_dev is None:
+            raise ValueError("early_stopping needs dev data: give X_dev and Y_dev")
+    return dims, activations, keep_probs
+
+
+def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, learning_rate, num_iterations,
+          lambd=0.0, keep_probs=None, masks=None, X_dev=None, Y_dev=None, early_stopping=None,
+          callback=None, log_every=1, print_every=None):
+    """Full-batch gradient descent on a deep network with a sigmoid output (F13, F20, F22, F26).
+
+    X: (n_x, m), Y: (1, m) in {0, 1}; layer_dims: [n[0] = n_x, ..., n[L] = 1]; activations: L names.
+    params: initial {"W1", "b1", ...} (copied, never mutated; takes precedence over init), or None to
+        draw them with initialize_parameters(layer_dims, init, rng, dtype=X.dtype).
+    rng: Generator or int seed, used first for the initial parameters, then for the dropout masks.
+    lambd: L2 strength λ (cost + λ/(2m)Σ‖W‖², dW += (λ/m)W). keep_probs: L-1 keep probabilities.
+    masks: callable step -> list of L-1 boolean masks shaped like A[l] (n[l], m); when given they are
+        used instead of drawing from rng (so two implementations can share them). Needs keep_probs.
+    X_dev, Y_dev: dev set; its cost is the cross-entropy from logits WITHOUT the L2 term and without dropout.
+    early_stopping: patience P (int): stop when the dev cost has not improved (strictly) for P logged
+        steps in a row; result.params are then the best parameters (F26).
+    callback(step, record, params): called at every logged step with a copy of the history record and
+        θ_step (the parameters that gave record["cost"]; do not mutate them).
+    log_every: steps 0, k, 2k, ... (i % k == 0) are logged, so len(history) = ceil(num_iterations / k)
+        unless stopped early. print_every: print one progress line every that many steps (default silent).
+
+    history records: {"step": i, "cost": J_i, "train_acc": accuracy of θ_i on (X, Y) without dropout}
+    plus, with dev data, {"dev_cost", "dev_acc"}.
+    Raises FloatingPointError (an ArithmeticError, not a ValueError) when the cost or the parameters
+    become non-finite, naming the iteration and the last finite cost. Bad arguments raise ValueError/TypeError.
+    """
+    layer_dims, activations, keep_probs = _check_setup(X, Y, layer_dims, activations, keep_probs,
+                                                       X_dev, Y_dev, early_stopping)
+    learning_rate = check_positive("learning_rate", learning_rate)
+    num_iterations = check_count("num_iterations", num_iterations, minimum=1)
+    lambd = check_nonneg("lambd", lambd)
+    log_every = check_count("log_every", log_every, minimum=1)
+    if print_every is not None:
+        print_every = check_count("print_every", print_every, minimum=1)
+    if masks is not None and (keep_probs is None or not callable(masks)):
+        raise ValueError("masks must be a callable step -> list of masks, and needs keep_probs; "
+                         f"got masks={type(masks).__name__}, keep_probs={keep_probs!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(step, record, params); got {type(callback).__name__}")
+    gen = as_generator(rng)
+    if params is None:
+        params = initialize_parameters(layer_dims, init, rng=gen, dtype=X.dtype)
+    else:
+        check_params(params, n_x=X.shape[0])
+        for l in range(1, len(layer_dims)):
+            check_matrix(f"params['W{l}']", params[f"W{l}"], rows=layer_dims[l], cols=layer_dims[l - 1],
+                         layout=f"(n[{l}], n[{l - 1}])", why="(from layer_dims)")
+            check_matrix(f"params['b{l}']", params[f"b{l}"], rows=layer_dims[l], cols=1, layout=f"(n[{l}], 1)")
+        params = {k: np.array(v, copy=True) for k, v in params.items()}
+
+    m, history, best = X.shape[1], [], (np.inf, None, None)       # best = (dev cost, step, params)
+    last_finite, since_best, stopped_early = None, 0, False
+    for i in range(num_iterations):
+        step_masks = masks(i) if masks is not None else None
+        with np.errstate(over="ignore", invalid="ignore"):      # divergence is detected explicitly below
+            AL, caches = network.model_forward(X, params, activations, keep_probs=keep_probs,
+                                               rng=gen, masks=step_masks)
+            cost = losses.cost_from_logits(caches[-1]["linear_activation"][1], Y) \
+                + losses.l2_penalty(params, lambd, m)
+        if not np.isfinite(cost):
+            raise FloatingPointError(f"training diverged at iteration {i}: cost is {cost}; last finite cost "
+                                     f"{last_finite[1]!r} at iteration {last_finite[0]}" if last_finite else
+                                     f"training diverged at iteration {i}: cost is {cost}; no finite cost before it")
+        last_finite = (i, float(cost))
+        if i % log_every == 0:
+            record = {"step": i, "cost": float(cost)}
+            if keep_probs is None:
+                record["train_acc"] = _accuracy(AL, Y)
+            else:
+                record["train_acc"] = _evaluate(X, Y, params, activations)[1]
+            if X_dev is not None:
+                record["dev_cost"], record["dev_acc"] = _evaluate(X_dev, Y_dev, params, activations)
+                if record["dev_cost"] < best[0]:
+                    best, since_best = (record["dev_cost"], i, params), 0
+                else:
+                    since_best += 1
+            history.append(record)
+            if callback is not None:
+                callback(i, dict(record), params)
+            if early_stopping is not None and since_best >= early_stopping:
+                stopped_early = True
+        if print_every is not None and i % print_every == 0:
+            extra = f"  dev cost {history[-1]['dev_cost']:.6f}" if i % log_every == 0 and X_dev is not None else ""
+            print(f"step {i:>7d}  cost {cost:.6f}{extra}", flush=True)
+        if stopped_early:
+            break
+        grads = network.model_backward(AL, Y, caches, lambd=lambd)
+        with np.errstate(over="ignore", invalid="ignore"):
+            params = network.update_parameters(params, grads, learning_rate)
+        bad = [k for k, v in params.items() if not np.all(np.isfinite(v))]
+        if bad:
+            raise FloatingPointError(f"training diverged at iteration {i}: parameters {bad} became non-finite "
+                                     f"after the update; last finite cost {float(cost)!r} at iteration {i}")
+    best_params = best[2] if X_dev is not None else None
+    return TrainResult(params=best_params if early_stopping is not None else params, history=history,
+                       best_step=best[1], best_params=best_params, final_params=params,
+                       stopped_early=stopped_early)
