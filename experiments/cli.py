@@ -1,0 +1,105 @@
+"""The command line: `python -m experiments [EXPERIMENT] [options]`.
+
+Only argparse and the config reader are imported up front, so --help and bad options answer
+at once; NumPy, torch and Lightning load when an experiment runs.
+"""
+import argparse
+import sys
+
+from .config import IMPLS, list_experiments, load_config
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line and exit status 2 (argparse's default prints the whole usage first)."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonneg_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _impls(text):
+    names = list(IMPLS) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in IMPLS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"expected 'all' or a comma-separated list of {', '.join(IMPLS)}; got {text!r}")
+    return names
+
+
+def build_parser():
+    experiments = list_experiments()
+    listing = "\n".join(f"  {name:12} {desc}" for name, desc in experiments.items())
+    parser = _Parser(
+        prog="python -m experiments",
+        description="Train the same network with scratch (NumPy), plain PyTorch and Lightning from the "
+                    "same initial parameters, print a comparison and write TensorBoard runs. "
+                    "Without arguments: the main job (flower).",
+        epilog=f"experiments (configs in experiments/configs/*.toml):\n{listing}\n\n"
+               "examples:\n  python -m experiments                      # the main job\n"
+               "  python -m experiments init --impl all       # a classic experiment, all three implementations\n"
+               "  python -m experiments --steps 500 --device cuda\n"
+               "  tensorboard --logdir logs                   # then open the printed address",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", nargs="?", default="flower",
+                        help="an experiment name from the list below, or a path to a .toml config (default: flower)")
+    parser.add_argument("--impl", type=_impls, metavar="IMPL",
+                        help="'all' or a comma-separated subset of scratch,torch,lightning (default: the config's)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where torch and Lightning train; auto = CUDA when present (default: auto)")
+    parser.add_argument("--steps", type=_positive_int, metavar="N", help="gradient-descent steps (num_iterations)")
+    parser.add_argument("--lr", type=_positive_float, metavar="ALPHA", help="learning rate α (learning_rate)")
+    parser.add_argument("--seed", type=_nonneg_int, metavar="S", help="seed of the data, split, θ_0 and dropout")
+    parser.add_argument("--log-every", type=_positive_int, metavar="K", help="write TensorBoard scalars every K steps")
+    parser.add_argument("--logdir", default="logs", metavar="DIR", help="TensorBoard log directory (default: logs)")
+    parser.add_argument("--data", nargs=2, metavar=("TRAIN_H5", "TEST_H5"),
+                        help="the course's train_catvnoncat.h5 and test_catvnoncat.h5 (experiment catvnoncat)")
+    return parser
+
+
+def main(argv=None):
+    """Parse argv, run the experiment, return the exit status. Errors the user can fix (bad
+    option, unknown experiment, missing file, diverged training) print one line, status 1."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.experiment)
+        changes = {k: v for k, v in (("num_iterations", args.steps), ("learning_rate", args.lr),
+                                     ("seed", args.seed), ("log_every", args.log_every)) if v is not None}
+        cfg = cfg.replace(**changes)
+        from .main_job import main_job     # numpy, torch, ... load from here on
+        main_job(cfg, impls=args.impl, logdir=args.logdir, device=args.device,
+                 data_paths=args.data)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, FloatingPointError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    return 0

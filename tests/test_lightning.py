@@ -1,0 +1,179 @@
+"""The Lightning path against scratch: same θ_0, same steps, same numbers (float64, "64-true").
+
+Each test writes the scratch half and the Lightning half with the same hyperparameter names;
+scratch.train is the reference. Trajectories use parity.TRAJECTORY_RTOL (DESIGN's 1e-8).
+"""
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("lightning")
+
+from lightning.pytorch.callbacks import Callback                      # noqa: E402
+
+from scratch.data import load_flower, make_moons, split               # noqa: E402
+from scratch.initializers import initialize_parameters                # noqa: E402
+from scratch.network import model_cost                                # noqa: E402
+from scratch.train import train                                       # noqa: E402
+from torch_ref import convert                                         # noqa: E402
+from torch_ref.lightning import (CourseDataModule, DeepNetModule, RepeatedBatch, ShuffledBatches,  # noqa: E402
+                                 restored_global_state, train_lightning)
+from torch_ref.parity import TRAJECTORY_RTOL                          # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")   # Lightning 2.6 with torch 2.13, harmless
+LAYER_DIMS, ACTIVATIONS = [2, 5, 3, 1], ["relu", "tanh", "sigmoid"]
+
+
+@pytest.fixture(autouse=True)
+def global_torch_state():
+    """Trainer(deterministic=True) and seed_everything change process-wide state
+    (deterministic algorithms, CUBLAS_WORKSPACE_CONFIG, PL_GLOBAL_SEED): undo it after each test."""
+    with restored_global_state():
+        yield
+
+
+@pytest.fixture(scope="module")
+def flower():
+    (Xt, Yt), (Xd, Yd), (Xe, Ye) = split(*load_flower(m=200, seed=0), ratios=(0.6, 0.2, 0.2), seed=0)
+    return Xt, Yt, Xd, Yd
+
+
+class CostRecorder(Callback):
+    """train/cost as Lightning logged it after every training step (log_every=1)."""
+
+    def __init__(self):
+        self.costs = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.costs.append(float(trainer.callback_metrics["train/cost"]))
+
+
+@pytest.mark.parametrize("lambd, l2_mode", [(0.0, "cost"), (0.7, "cost"), (0.7, "weight_decay")],
+                         ids=["plain", "l2-cost", "l2-weight-decay"])
+def test_float64_matches_scratch_step_for_step(flower, lambd, l2_mode):
+    Xt, Yt, Xd, Yd = flower
+    steps = 100
+
+    ref = train(Xt, Yt, LAYER_DIMS, ACTIVATIONS, init="he", rng=3, learning_rate=0.1, num_iterations=steps,
+                lambd=lambd, log_every=1)
+    recorder = CostRecorder()
+    out = train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, init="he", seed=3, learning_rate=0.1,
+                          num_iterations=steps, lambd=lambd, l2_mode=l2_mode, log_every=1,
+                          precision="64-true", accelerator="cpu", callbacks=[recorder])
+
+    np.testing.assert_allclose(recorder.costs, [h["cost"] for h in ref.history], rtol=TRAJECTORY_RTOL, atol=0)
+    for key in ref.final_params:
+        np.testing.assert_allclose(out.params[key], ref.final_params[key], rtol=TRAJECTORY_RTOL, atol=1e-12,
+                                   err_msg=key)
+    assert out.trainer.global_step == steps
+
+
+def test_float32_precision_runs_in_float32(flower):
+    Xt, Yt, _, _ = flower
+    out = train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, learning_rate=0.1, num_iterations=5,
+                          precision="32-true", accelerator="cpu")
+    assert all(p.dtype == torch.float32 for p in out.module.parameters())
+    assert out.params["W1"].dtype == np.float32
+
+
+def test_datamodule_keeps_one_in_memory_batch(flower):
+    Xt, Yt, Xd, Yd = flower
+    dm = CourseDataModule(Xt, Yt, Xd, Yd, num_iterations=7)
+    dm.setup()
+    loader = dm.train_dataloader()
+    assert isinstance(loader, RepeatedBatch) and not isinstance(loader, (list, tuple))
+    batches = list(loader)
+    assert len(loader) == len(batches) == 7
+    assert all(x is batches[0][0] and y is batches[0][1] for x, y in batches)   # never re-collated
+    np.testing.assert_array_equal(convert.to_numpy(batches[0][0]), Xt)           # x = Xᵀ
+    assert batches[0][0].dtype == torch.float64
+
+
+def test_mini_batches_visit_every_example_once_per_pass():
+    x = torch.arange(10, dtype=torch.float64).reshape(10, 1)
+    batches = list(ShuffledBatches(x, x.clone(), steps=8, batch_size=4, seed=0))
+    assert [len(b[0]) for b in batches] == [4, 4, 2] * 2 + [4, 4]
+    for first in (0, 3):
+        seen = torch.cat([b[0] for b in batches[first:first + 3]]).ravel().sort().values
+        assert torch.equal(seen, x.ravel())
+    assert all(torch.equal(bx, by) for bx, by in batches)                        # x and y stay paired
+
+
+def test_checkpoint_is_written_and_loads_with_weights_only(flower, tmp_path):
+    Xt, Yt, Xd, Yd = flower
+    out = train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, learning_rate=0.1, num_iterations=40, log_every=10,
+                          X_dev=Xd, Y_dev=Yd, checkpoint_dir=str(tmp_path), accelerator="cpu")
+    assert out.best_path and out.best_path.startswith(str(tmp_path))
+    ckpt = torch.load(out.best_path, weights_only=True)
+
+    restored = DeepNetModule(**ckpt["hyper_parameters"])
+    restored.load_state_dict(ckpt["state_dict"])
+    best_score = float(out.trainer.checkpoint_callback.best_model_score)
+    assert model_cost(Xd, Yd, restored.model.to_params(), ACTIVATIONS) == pytest.approx(best_score, rel=1e-12)
+
+
+def test_early_stopping_stops_and_keeps_the_best_dev_cost(tmp_path):
+    # a small noisy training set and a wide network: the dev cost bottoms out early, then rises
+    X, Y = make_moons(m=60, noise=0.4, seed=1)
+    (Xt, Yt), (Xd, Yd), _ = split(X, Y, ratios=(0.5, 0.4, 0.1), seed=0)
+    dims, acts = [2, 32, 32, 1], ["relu", "relu", "sigmoid"]
+    params0 = initialize_parameters(dims, "he", rng=0)
+    kw = dict(params=params0, learning_rate=0.5, num_iterations=600, X_dev=Xd, Y_dev=Yd, early_stopping=3)
+
+    ref = train(Xt, Yt, dims, acts, log_every=20, **kw)
+    out = train_lightning(Xt, Yt, dims, acts, log_every=20, checkpoint_dir=str(tmp_path), accelerator="cpu", **kw)
+
+    assert ref.stopped_early and out.stopped_early
+    assert out.trainer.global_step == ref.history[-1]["step"] < 600
+    best = min(h["dev_cost"] for h in ref.history)
+    assert model_cost(Xd, Yd, out.params, acts) == pytest.approx(best, rel=TRAJECTORY_RTOL)
+    assert model_cost(Xd, Yd, out.params, acts) < model_cost(Xd, Yd, out.module.model.to_params(), acts) + 1e-15
+    for key in params0:
+        np.testing.assert_allclose(out.params[key], ref.params[key], rtol=TRAJECTORY_RTOL, atol=1e-12)
+
+
+def test_metrics_are_torchmetrics_values(flower):
+    Xt, Yt, Xd, Yd = flower
+    out = train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, learning_rate=0.1, num_iterations=20, log_every=5,
+                          X_dev=Xd, Y_dev=Yd, accelerator="cpu")
+    metrics = out.trainer.callback_metrics
+    assert {"train/cost", "train/acc", "train/auroc", "train/f1", "dev/cost", "dev/acc", "dev/auroc"} <= set(metrics)
+    predicted = (model_forward_proba(Xd, out.params) > 0.5).astype(float)
+    assert float(metrics["dev/acc"]) == pytest.approx(np.mean(predicted == Yd), abs=1e-6)   # float32 metric
+
+
+def model_forward_proba(X, params):
+    from scratch.network import model_forward
+    return model_forward(X, params, ACTIVATIONS)[0]
+
+
+def test_divergence_stops_naming_the_iteration_like_scratch(flower):
+    Xt, Yt, _, _ = flower
+    kw = dict(init="he", learning_rate=1e200, num_iterations=20)
+    with pytest.raises(FloatingPointError) as ref:
+        train(Xt, Yt, LAYER_DIMS, ACTIVATIONS, rng=0, **kw)
+    with pytest.raises(FloatingPointError, match="training diverged at iteration") as out:
+        train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, seed=0, accelerator="cpu", **kw)
+    assert str(out.value).split(":")[0] == str(ref.value).split(":")[0]          # same iteration
+    assert "last finite cost" in str(out.value)
+
+
+def test_global_state_is_restored(flower):
+    Xt, Yt, _, _ = flower
+    before = torch.are_deterministic_algorithms_enabled()
+    train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, learning_rate=0.1, num_iterations=2, deterministic=True,
+                    accelerator="cpu")
+    assert torch.are_deterministic_algorithms_enabled() == before
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"l2_mode": "decay"}, "l2_mode"),
+    ({"precision": "8-true"}, "precision"),
+    ({"early_stopping": 2}, "dev data"),
+    ({"num_iterations": 0}, "num_iterations"),
+])
+def test_bad_arguments_name_themselves(flower, kwargs, match):
+    Xt, Yt, _, _ = flower
+    args = dict(learning_rate=0.1, num_iterations=3, accelerator="cpu") | kwargs
+    with pytest.raises(ValueError, match=match):
+        train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, **args)

@@ -1,0 +1,151 @@
+"""`python -m experiments` end to end at a small size, its TensorBoard runs, and its command line."""
+import contextlib
+import io
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments.cli import main
+from experiments.config import IMPLS, list_experiments, load_config
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")   # Lightning 2.6 with torch 2.13, harmless
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STEPS, EVERY = 45, 10      # 45: the last record (step 40) has no Lightning write after it
+
+
+def run_cli(*args, timeout=60):
+    """`python -m experiments ARGS` in a subprocess from the repository root."""
+    return subprocess.run([sys.executable, "-m", "experiments", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """The main job at a small size, in this process (Lightning is imported once): (logdir, stdout)."""
+    pytest.importorskip("lightning")
+    from torch_ref.lightning import restored_global_state
+    logdir, out = str(tmp_path_factory.mktemp("logs")), io.StringIO()
+    with contextlib.redirect_stdout(out), restored_global_state():
+        status = main(["--steps", str(STEPS), "--log-every", str(EVERY), "--logdir", logdir])
+    assert status == 0
+    return logdir, out.getvalue()
+
+
+@pytest.mark.slow
+def test_main_job_prints_the_comparison(main_job):
+    logdir, out = main_job
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["scratch"], ["torch"], ["lightning"])}
+    assert set(rows) == set(IMPLS)
+    costs = [float(rows[impl][1]) for impl in IMPLS]
+    assert max(costs) - min(costs) <= 1e-8 * max(costs)                    # printed with 15 decimals
+    assert "largest parameter difference" in out
+    diffs = [float(part.split()[-1]) for part in out.split("after training:")[1].splitlines()[0].split(",")]
+    assert len(diffs) == 3 and max(diffs) < 1e-10
+    assert f"tensorboard --logdir {logdir}" in out
+
+
+@pytest.mark.slow
+def test_main_job_writes_one_run_per_implementation(main_job):
+    from experiments.tb import read_scalars
+    logdir, _ = main_job
+    logged = math.ceil(STEPS / EVERY)
+    for impl in IMPLS:
+        run = os.path.join(logdir, "flower", impl)
+        assert any(f.startswith("events.out.tfevents.") for f in os.listdir(run)), impl
+        scalars = read_scalars(run)
+        for tag in ("train/cost", "train/acc", "dev/cost", "dev/acc"):
+            assert len(scalars[tag]) == logged, (impl, tag)
+        for tag in ("hp/train_cost", "hp/train_acc", "hp/dev_acc"):
+            assert len(scalars[tag]) == 1, (impl, tag)
+        steps = [s for s, _ in scalars["train/cost"]]
+        # all three write the training tags at steps 0, k, 2k, ... (see experiments.tb)
+        assert steps == list(range(0, STEPS, EVERY)), impl
+    train = {impl: read_scalars(os.path.join(logdir, "flower", impl))["train/cost"] for impl in IMPLS}
+    for impl in ("torch", "lightning"):                                         # J_i of θ_i, step by step
+        assert [v for _, v in train[impl]] == pytest.approx([v for _, v in train["scratch"]], rel=1e-6), impl
+    costs = {impl: dict(read_scalars(os.path.join(logdir, "flower", impl))["dev/cost"]) for impl in IMPLS}
+    for step in costs["scratch"].keys() & costs["lightning"].keys():            # dev cost of θ_step, all three
+        assert costs["lightning"][step] == pytest.approx(costs["scratch"][step], rel=1e-6)   # float32 events
+        assert costs["torch"][step] == pytest.approx(costs["scratch"][step], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_main_job_logs_hparams_with_metrics_and_a_figure(main_job):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    logdir, _ = main_job
+    for impl in IMPLS:
+        acc = EventAccumulator(os.path.join(logdir, "flower", impl))
+        acc.Reload()
+        assert set(acc.PluginTagToContent("hparams")) >= {"_hparams_/experiment", "_hparams_/session_start_info"}
+        assert acc.Tags()["images"] == ["decision_boundary"]
+
+
+def test_every_config_loads_and_is_consistent():
+    names = list_experiments()
+    assert "flower" in names and {"init", "l2", "dropout", "depth", "hidden"} <= set(names)
+    for name in names:
+        for variant, cfg in load_config(name).runs():
+            assert len(cfg.activations) == len(cfg.layer_dims) - 1, (name, variant)
+            assert cfg.keep_probs is None or len(cfg.keep_probs) == len(cfg.layer_dims) - 2, (name, variant)
+
+
+def test_a_classic_experiment_runs_small(tmp_path, capsys):
+    assert main(["hidden", "--steps", "20", "--logdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert sum(line.startswith("n_h-") for line in out.splitlines()) == 7
+    assert os.path.isdir(tmp_path / "hidden" / "n_h-50" / "scratch")
+
+
+def test_help_lists_the_experiments_and_options():
+    res = run_cli("--help")
+    assert res.returncode == 0
+    for word in ("--impl", "--device", "--steps", "--lr", "--seed", "--logdir", "--data", "flower", "init", "l2",
+                 "dropout", "depth", "hidden"):
+        assert word in res.stdout
+
+
+@pytest.mark.parametrize("args, status", [
+    (["--steps", "zero"], 2),
+    (["--impl", "keras"], 2),
+    (["--device", "tpu"], 2),
+    (["no-such-experiment"], 1),
+    (["catvnoncat"], 1),                                    # needs --data
+    (["catvnoncat", "--data", "missing_train.h5", "missing_test.h5"], 1),
+])
+def test_bad_options_exit_nonzero_with_one_line(args, status):
+    res = run_cli(*args)
+    assert res.returncode == status
+    assert "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "error:" in res.stderr
+
+
+def test_device_cuda_without_a_gpu_is_a_one_line_error(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: tests/test_cuda.py covers --device cuda")
+    res = run_cli("--device", "cuda", "--steps", "1", "--impl", "torch", "--logdir", str(tmp_path))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "no CUDA device" in res.stderr
+    assert not os.listdir(tmp_path)                         # refused before anything trained
+
+
+def test_catvnoncat_reads_the_course_files(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    import numpy as np
+    rng = np.random.default_rng(0)
+    paths = []
+    for part, m in (("train", 12), ("test", 6)):
+        path = tmp_path / f"{part}_catvnoncat.h5"
+        with h5py.File(path, "w") as f:               # the course's layout: (m, 64, 64, 3) uint8 images
+            f[f"{part}_set_x"] = rng.integers(0, 256, (m, 64, 64, 3), dtype=np.uint8)
+            f[f"{part}_set_y"] = np.arange(m) % 2
+            if part == "train":
+                f["list_classes"] = np.array([b"non-cat", b"cat"])
+        paths.append(str(path))
+    args = ["catvnoncat", "--data", *paths, "--steps", "3", "--impl", "scratch,torch", "--logdir", str(tmp_path / "logs")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "train 12 / dev 6" in out and "torch vs scratch" in out

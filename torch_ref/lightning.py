@@ -1,0 +1,382 @@
+"""The Lightning training path: DeepNet in a LightningModule, course-layout NumPy data in a
+LightningDataModule, and `train_lightning`, the twin of scratch.train.
+
+Step i (0-based), the convention shared with scratch.train and torch_ref.train_loop:
+    forward on θ_i -> J_i = cost_from_logits(Z[L], Y) + λ/(2m) Σ_l ‖W[l]‖²_F
+    backward       -> dθ_i (autograd)
+    update         -> θ_{i+1} = θ_i - α dθ_i   (torch.optim.SGD)
+"train/cost" at step i is J_i, the cost BEFORE update i (Lightning calls training_step, then
+the optimizer). Full batch by default, as in the course; mini-batches by option.
+
+Lean by design (experiments/bench_lightning.py measures it against the plain loop): a default
+Trainer over a DataLoader re-collates the whole batch every step, saves a checkpoint every
+epoch and flushes the event file whenever it logs. Here the batch lives in memory (on the
+training device), training is ONE epoch of N steps over an iterable that yields that batch,
+nothing is checkpointed unless asked, and Lightning writes every `log_every` steps.
+
+Which steps are written: the same as scratch.train and train_plain, steps 0, k, 2k, ...
+(k = log_every), each value labelled with the step whose parameters θ_i produced it. Lightning
+itself writes step-level values only after batches k-1, 2k-1, ... (its log_every_n_steps rule)
+and writes the values logged last: training_step logs at i = 0, k, 2k, ... with the label "step"
+= i, so each record reaches the event file k-1 steps later under its own step (a last record that
+no write follows is written at the end of training). Dev metrics are computed every k steps on
+θ_s (after s updates) and written at step s, as scratch's dev_cost of step s; train_lightning
+validates θ_0 before fitting, so the dev curve starts at step 0 as scratch's does.
+"""
+import contextlib
+import os
+from dataclasses import dataclass
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from torchmetrics import MetricCollection
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
+
+from scratch._checks import check_choice, check_count, check_labels, check_matrix, check_nonneg, check_positive
+from scratch.initializers import initialize_parameters
+
+from . import convert, functional
+from .models import DeepNet
+
+L2_MODES = ("cost", "weight_decay")
+# Lightning precision -> the dtype the parameters and the in-memory batches are kept in
+# ("64-true" is the parity reference, DESIGN's float64).
+PRECISION_DTYPES = {"64-true": torch.float64, "64": torch.float64, "32-true": torch.float32, "32": torch.float32}
+MONITOR = "dev/cost"   # what checkpointing and early stopping watch (F26)
+
+
+class RepeatedBatch:
+    """An in-memory loader: yields the same (x, y) `steps` times, so one epoch is `steps` full-batch
+    gradient-descent steps. Not a list on purpose: Lightning reads a list as several loaders."""
+
+    def __init__(self, x, y, steps=1):
+        self.x, self.y, self.steps = x, y, steps
+
+    def __len__(self):
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            yield self.x, self.y
+
+
+class ShuffledBatches(RepeatedBatch):
+    """Mini-batches from in-memory tensors: every pass over the m examples is a fresh permutation
+    (torch.Generator seeded by `seed`) cut into batches of batch_size (the last may be smaller),
+    until `steps` batches have been yielded."""
+
+    def __init__(self, x, y, steps, batch_size, seed=0):
+        super().__init__(x, y, steps)
+        self.batch_size, self.seed = batch_size, seed
+
+    def __iter__(self):
+        gen, m, done = torch.Generator().manual_seed(self.seed), self.x.shape[0], 0
+        while True:
+            order = torch.randperm(m, generator=gen).to(self.x.device)
+            for start in range(0, m, self.batch_size):
+                if done == self.steps:
+                    return
+                idx = order[start:start + self.batch_size]
+                yield self.x[idx], self.y[idx]
+                done += 1
+
+
+class CourseDataModule(pl.LightningDataModule):
+    """Train/dev/test sets given in the course layout, X (n_x, m) and Y (1, m) NumPy arrays.
+
+    Each set is converted ONCE with convert.to_torch (x = Xᵀ (m, n_x), y = Yᵀ (m, 1)) in `dtype`
+    (default: X's), on the device Lightning trains on, and kept there: no per-step collation.
+    num_iterations: the number of training steps (one epoch of that many batches).
+    batch_size: None (or >= m) for full-batch gradient descent, else shuffled mini-batches.
+    """
+
+    def __init__(self, X, Y, X_dev=None, Y_dev=None, X_test=None, Y_test=None, *, num_iterations,
+                 batch_size=None, seed=0, dtype=None):
+        super().__init__()
+        check_matrix("X", X, layout="(n_x, m)")
+        check_labels("Y", Y, m=X.shape[1])
+        sets = {"train": (X, Y)}
+        for name, (Xs, Ys) in {"dev": (X_dev, Y_dev), "test": (X_test, Y_test)}.items():
+            if (Xs is None) != (Ys is None):
+                raise ValueError(f"X_{name} and Y_{name} must be given together; got only one of them")
+            if Xs is not None:
+                check_matrix(f"X_{name}", Xs, rows=X.shape[0], layout=f"(n_x, m_{name})", why="(n_x = rows of X)")
+                check_labels(f"Y_{name}", Ys, m=Xs.shape[1])
+                sets[name] = (Xs, Ys)
+        self.num_iterations = check_count("num_iterations", num_iterations, minimum=1)
+        if batch_size is not None:
+            batch_size = check_count("batch_size", batch_size, minimum=1)
+        self.batch_size, self.seed, self.m = batch_size, seed, X.shape[1]
+        self.dtype = convert.torch_dtype(dtype if dtype is not None else X.dtype)
+        self._arrays, self._tensors = sets, None
+
+    def has(self, name):
+        """Whether the set `name` ("train", "dev", "test") was given."""
+        return name in self._arrays
+
+    def setup(self, stage=None):
+        if self._tensors is not None:
+            return                                       # converted once, reused by fit/validate/test
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        self._tensors = {name: (convert.to_torch(Xs, dtype=self.dtype, device=device),
+                                convert.to_torch(Ys, dtype=self.dtype, device=device))
+                         for name, (Xs, Ys) in self._arrays.items()}
+
+    def train_dataloader(self):
+        x, y = self._tensors["train"]
+        if self.batch_size is None or self.batch_size >= self.m:
+            return RepeatedBatch(x, y, self.num_iterations)
+        return ShuffledBatches(x, y, self.num_iterations, self.batch_size, self.seed)
+
+    def val_dataloader(self):
+        return RepeatedBatch(*self._tensors["dev"]) if self.has("dev") else []
+
+    def test_dataloader(self):
+        return RepeatedBatch(*self._tensors["test"]) if self.has("test") else []
+
+
+def _metrics(prefix):
+    """F32 and friends as torchmetrics objects: ŷ > 0.5 -> accuracy, F1; AUROC from ŷ."""
+    return MetricCollection({"acc": BinaryAccuracy(), "auroc": BinaryAUROC(), "f1": BinaryF1Score()},
+                            prefix=prefix)
+
+
+class DeepNetModule(pl.LightningModule):
+    """A DeepNet trained by gradient descent, with the hyperparameter names of scratch.train.
+
+    params: initial scratch params {"W1", "b1", ...} (take precedence over init/seed), so that
+        scratch, the plain loop and Lightning can start from the same θ_0.
+    lambd, l2_mode: "cost" adds λ/(2m) Σ‖W‖² to the loss; "weight_decay" uses SGD(weight_decay=λ/m)
+        on weights only (convert.sgd_for). The same update; the logged cost includes the L2 term
+        either way. m: the number of training examples (default: the datamodule's).
+    masks: None, or a callable step -> list of course-layout dropout masks (shared with scratch).
+    Logs "train/cost", "train/{acc,auroc,f1}" per written step; "dev/cost" (cross-entropy, no L2,
+    no dropout, as scratch's dev_cost) and "dev/{acc,auroc,f1}" per validation; "test/..." likewise.
+    """
+
+    def __init__(self, layer_dims, activations, *, learning_rate, keep_probs=None, init="he", seed=None,
+                 lambd=0.0, l2_mode="cost", m=None, dtype="float64", alpha=0.01, scale=0.01,
+                 params=None, masks=None):
+        super().__init__()
+        check_positive("learning_rate", learning_rate)
+        check_nonneg("lambd", lambd)
+        check_choice("l2_mode", l2_mode, L2_MODES)
+        if masks is not None and not callable(masks):
+            raise TypeError(f"masks must be a callable step -> list of masks, or None; got {type(masks).__name__}")
+        # hparams go to the checkpoint, not to the logger: hparams logged without metrics leave
+        # TensorBoard's HPARAMS tab empty; log them with metrics after training (experiments.tb).
+        self.save_hyperparameters(ignore=["params", "masks"], logger=False)
+        if params is not None:
+            self.model = DeepNet.from_params(params, list(activations), keep_probs=keep_probs, alpha=alpha)
+            if self.model.layer_dims != list(layer_dims):
+                raise ValueError(f"params must match layer_dims {list(layer_dims)}; got {self.model.layer_dims}")
+        else:
+            self.model = DeepNet(list(layer_dims), list(activations), keep_probs=keep_probs, init=init,
+                                 seed=seed, dtype=getattr(torch, str(dtype)), alpha=alpha, scale=scale)
+        self.masks, self.m, self._last_finite = masks, m, None
+        self._unwritten = None        # step of a logged record Lightning has not written yet
+        self.train_metrics, self.dev_metrics, self.test_metrics = _metrics("train/"), _metrics("dev/"), _metrics("test/")
+
+    def setup(self, stage=None):
+        if self.m is None and self.trainer is not None and isinstance(self.trainer.datamodule, CourseDataModule):
+            self.m = self.trainer.datamodule.m
+
+    def forward(self, x, masks=None):
+        """The logits Z[L] (m, 1), batch first."""
+        return self.model(x, masks=masks)
+
+    def _penalty(self):
+        if not self.hparams.lambd:
+            return 0.0
+        if self.m is None:
+            raise ValueError("m (number of training examples) is needed when lambd > 0: give m= or use CourseDataModule")
+        return functional.l2_penalty(self.model, self.hparams.lambd, self.m)
+
+    def _records(self):
+        """Whether step i = global_step is a logged step: i % log_every == 0, as in scratch.train."""
+        k = self.trainer.log_every_n_steps
+        return k > 0 and self.global_step % k == 0
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        step_masks = None
+        if self.masks is not None:
+            step_masks = convert.masks_to_torch(self.masks(self.global_step), device=x.device)
+        z = self.model(x, masks=step_masks)
+        data_cost = functional.cost_from_logits(z, y)
+        if self.hparams.l2_mode == "cost":
+            loss = cost = data_cost + self._penalty()
+        else:
+            loss = data_cost                                   # the decay happens in the optimizer
+            with torch.no_grad():
+                cost = data_cost + self._penalty()
+        if not torch.isfinite(cost):                          # DESIGN: stop, naming the step and last finite cost
+            step, last = self._last_finite or (None, None)
+            before = f"last finite cost {float(last)!r} at iteration {step}" if step is not None else \
+                "no finite cost before it"
+            raise FloatingPointError(f"training diverged at iteration {self.global_step}: cost is "
+                                     f"{float(cost.detach())}; {before}")
+        self._last_finite = (self.global_step, cost.detach())  # a tensor: no device sync here
+        if self._records():
+            with torch.no_grad():                              # accuracy of θ_i without dropout (scratch's rule)
+                proba = torch.sigmoid(z) if self.model.keep_probs is None else self.model.predict_proba(x)
+            self.train_metrics(proba, y.int())
+            self.log("train/cost", cost, prog_bar=True)
+            self.log_dict(self.train_metrics)                  # metric objects: the value of this batch
+            self.log("step", float(self.global_step))          # the label Lightning writes them under
+            self._unwritten = self.global_step
+        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+            self._unwritten = None                             # Lightning writes the record after this batch
+        return loss
+
+    def on_train_end(self):
+        """The last record, when no Lightning write followed it (num_iterations not a multiple of k)."""
+        if self._unwritten is None or self.logger is None:
+            return
+        values = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("train/")}
+        self.logger.log_metrics(values, step=self._unwritten)
+        self.logger.save()
+        self._unwritten = None
+
+    def _evaluate(self, batch, metrics, prefix):
+        x, y = batch
+        z = self.model(x)                                      # eval mode: no dropout
+        self.log(f"{prefix}cost", functional.cost_from_logits(z, y), prog_bar=prefix == "dev/")
+        metrics(torch.sigmoid(z), y.int())
+        self.log_dict(metrics)
+        # Lightning would label these values with the last training step i, but they are computed
+        # on θ_{i+1}, the parameters of step global_step = i + 1: a logged "step" value is used
+        # as the label instead (LoggerConnector.log_metrics), the step scratch gives its dev cost.
+        self.log("step", float(self.global_step))
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, self.dev_metrics, "dev/")
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, self.test_metrics, "test/")
+
+    def configure_optimizers(self):
+        if self.hparams.l2_mode == "weight_decay" and self.hparams.lambd:
+            self._penalty()                                    # raises the m error early
+            return convert.sgd_for(self.model, self.hparams.learning_rate, lambd=self.hparams.lambd, m=self.m)
+        return convert.sgd_for(self.model, self.hparams.learning_rate)
+
+
+class TrainingBar(TQDMProgressBar):
+    """Lightning's progress bar for the training steps only: validation runs every log_every steps,
+    and a bar per validation (or test) would flicker. No "v_num" (the run is named by its directory)."""
+
+    def init_validation_tqdm(self):
+        return Tqdm(disable=True)
+
+    def init_test_tqdm(self):
+        return Tqdm(disable=True)
+
+    def get_metrics(self, trainer, pl_module):
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        return items
+
+
+@contextlib.contextmanager
+def restored_global_state():
+    """Undo what Trainer(deterministic=True) and seed_everything change process-wide: deterministic
+    algorithms, cuDNN flags, CUBLAS_WORKSPACE_CONFIG and PL_GLOBAL_SEED (not the RNG states)."""
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    env = {k: os.environ.get(k) for k in ("CUBLAS_WORKSPACE_CONFIG", "PL_GLOBAL_SEED", "PL_SEED_WORKERS")}
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, accelerator="auto", devices=1,
+                 precision="64-true", deterministic=True, checkpoint_dir=None, early_stopping=None,
+                 progress_bar=False, callbacks=(), validate=True):
+    """A Trainer for ONE epoch of num_iterations steps, writing every log_every steps and validating
+    every val_every steps (default log_every; validate=False: never). checkpoint_dir: keep the best θ by dev cost there
+    (ModelCheckpoint, save_top_k=1). early_stopping: patience in validations (EarlyStopping, F26)."""
+    num_iterations = check_count("num_iterations", num_iterations, minimum=1)
+    log_every = min(check_count("log_every", log_every, minimum=1), num_iterations)
+    val_every = min(check_count("val_every", val_every or log_every, minimum=1), num_iterations)
+    check_choice("precision", precision, tuple(PRECISION_DTYPES))
+    callbacks = list(callbacks)
+    if early_stopping is not None:
+        check_count("early_stopping", early_stopping, minimum=1)
+        callbacks.append(EarlyStopping(monitor=MONITOR, mode="min", patience=early_stopping))
+    if checkpoint_dir is not None:
+        callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, monitor=MONITOR, mode="min", save_top_k=1,
+                                         filename="best-step{step}", auto_insert_metric_name=False))
+    if progress_bar:
+        callbacks.append(TrainingBar(refresh_rate=max(1, num_iterations // 200)))
+    return pl.Trainer(max_epochs=1, max_steps=num_iterations, accelerator=accelerator, devices=devices,
+                      precision=precision, deterministic=deterministic, logger=logger, log_every_n_steps=log_every,
+                      val_check_interval=val_every if validate else None, limit_val_batches=1.0 if validate else 0,
+                      num_sanity_val_steps=0, callbacks=callbacks,
+                      enable_checkpointing=checkpoint_dir is not None, enable_model_summary=False,
+                      enable_progress_bar=progress_bar)
+
+
+@dataclass
+class LightningResult:
+    """params: the final θ (the best by dev cost when early stopping), as scratch params;
+    module, trainer: for metrics (trainer.callback_metrics) and testing; best_path: the checkpoint."""
+    params: dict
+    module: DeepNetModule
+    trainer: pl.Trainer
+    best_path: str = None
+    stopped_early: bool = False
+
+
+def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterations, params=None, init="he",
+                    seed=0, lambd=0.0, l2_mode="cost", keep_probs=None, masks=None, X_dev=None, Y_dev=None,
+                    X_test=None, Y_test=None, batch_size=None, early_stopping=None, checkpoint_dir=None,
+                    log_every=1, logger=False, accelerator="auto", devices=1, precision="64-true",
+                    deterministic=True, progress_bar=False, callbacks=()):
+    """scratch.train's twin through Lightning: same arguments, same step convention.
+
+    θ_0 = params, or initialize_parameters(layer_dims, init, rng=seed) as scratch.train draws it,
+    so both give the same run for the same arguments. seed_everything(seed) and
+    Trainer(deterministic=True) apply during the run; the process-wide flags they set are restored
+    afterwards. precision: "64-true" (float64, the parity reference) or "32-true"; accelerator
+    "auto" picks CUDA when present. log_every: Lightning writes every that many steps (and validates
+    on the dev set as often). batch_size: mini-batches instead of the full batch. early_stopping:
+    patience in validations; the best checkpoint is then reloaded (checkpoint_dir defaults to
+    <logger dir or cwd>/checkpoints). callbacks: extra Lightning callbacks. Returns a LightningResult.
+    """
+    dtype = PRECISION_DTYPES[check_choice("precision", precision, tuple(PRECISION_DTYPES))]
+    if params is None:       # θ_0 exactly as scratch.train draws it from (init, rng=seed)
+        params = initialize_parameters(list(layer_dims), init, rng=seed, dtype=convert.numpy_dtype(dtype))
+    if early_stopping is not None and X_dev is None:
+        raise ValueError("early_stopping needs dev data: give X_dev and Y_dev")
+    if early_stopping is not None and checkpoint_dir is None:
+        checkpoint_dir = os.path.join(getattr(logger, "log_dir", None) or os.getcwd(), "checkpoints")
+    with restored_global_state():
+        pl.seed_everything(seed, verbose=False)
+        data = CourseDataModule(X, Y, X_dev, Y_dev, X_test, Y_test, num_iterations=num_iterations,
+                                batch_size=batch_size, seed=seed, dtype=dtype)
+        module = DeepNetModule(layer_dims, activations, learning_rate=learning_rate, keep_probs=keep_probs,
+                               init=init, seed=seed, lambd=lambd, l2_mode=l2_mode, m=X.shape[1],
+                               dtype=str(dtype).removeprefix("torch."), params=params, masks=masks)
+        trainer = lean_trainer(num_iterations, log_every=log_every, logger=logger, accelerator=accelerator,
+                               devices=devices, precision=precision, deterministic=deterministic,
+                               checkpoint_dir=checkpoint_dir, early_stopping=early_stopping,
+                               progress_bar=progress_bar, callbacks=callbacks, validate=data.has("dev"))
+        if data.has("dev"):                   # dev metrics of θ_0 too, as scratch.train logs them at step 0
+            trainer.validate(module, datamodule=data, verbose=False)
+        trainer.fit(module, datamodule=data)
+        best_path = trainer.checkpoint_callback.best_model_path if checkpoint_dir is not None else None
+        if early_stopping is not None and best_path:
+            state = torch.load(best_path, map_location=module.device, weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        stopped = early_stopping is not None and trainer.global_step < num_iterations
+        return LightningResult(module.model.to_params(), module, trainer, best_path or None, stopped)
