@@ -114,7 +114,24 @@ def _finish(writer, cfg, impl, result, predict_proba, data):
     writer.close()
 
 
-def run_scratch(cfg, data, params0, path, device=None):
+def shared_dropout_masks(layer_dims, keep_probs, m, seed):
+    """masks(step) -> the dropout masks D[1..L-1] of that step, bool (n[l], m), D[l] = rand < keep_prob[l].
+
+    Every implementation trains with these same masks (scratch.train, train_plain and the Lightning
+    module all take `masks`), so a dropout run is the same run three times and its curves overlay.
+    Each step draws from its own Generator seeded by (seed, step): the masks do not depend on who
+    asks first or how often. None without dropout."""
+    if not keep_probs:
+        return None
+    dims, keep_probs = list(layer_dims[1:-1]), list(keep_probs)
+
+    def masks(step):
+        rng = np.random.default_rng([seed, step])
+        return [rng.random((n, m)) < kp for n, kp in zip(dims, keep_probs)]
+    return masks
+
+
+def run_scratch(cfg, data, params0, path, device=None, masks=None):
     """scratch.train (NumPy, full batch) from params0; history records written as they come."""
     from scratch.train import train
     writer, bar = tb.open_writer(path), Progress("scratch", cfg.num_iterations)
@@ -126,8 +143,8 @@ def run_scratch(cfg, data, params0, path, device=None):
     start = time.perf_counter()
     res = train(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0, rng=cfg.seed,
                 learning_rate=cfg.learning_rate, num_iterations=cfg.num_iterations, lambd=cfg.lambd,
-                keep_probs=cfg.keep_probs and list(cfg.keep_probs), X_dev=data.dev[0], Y_dev=data.dev[1],
-                callback=log, log_every=cfg.log_every)
+                keep_probs=cfg.keep_probs and list(cfg.keep_probs), masks=masks, X_dev=data.dev[0],
+                Y_dev=data.dev[1], callback=log, log_every=cfg.log_every)
     wall, params = time.perf_counter() - start, res.final_params
     bar.close()
     acts = list(cfg.activations)
@@ -171,12 +188,12 @@ def _torch_device(device):
     return device
 
 
-def run_torch(cfg, data, params0, path, device=None):
+def run_torch(cfg, data, params0, path, device=None, masks=None):
     """torch_ref.train_loop.train_plain on a DeepNet holding params0; dev metrics at logged steps."""
     import torch
     from torch_ref.models import DeepNet
     from torch_ref.train_loop import train_plain
-    torch.manual_seed(cfg.seed)                                            # nn.Dropout's masks
+    torch.manual_seed(cfg.seed)                              # nn.Dropout's masks when none are shared
     model = DeepNet.from_params(params0, list(cfg.activations), keep_probs=cfg.keep_probs and list(cfg.keep_probs))
     model.to(_torch_device(device))
     cost, predict, proba = _torch_evaluator(model)
@@ -189,7 +206,7 @@ def run_torch(cfg, data, params0, path, device=None):
 
     start = time.perf_counter()
     train_plain(model, *data.train, learning_rate=cfg.learning_rate, num_iterations=cfg.num_iterations,
-                lambd=cfg.lambd, callback=log, log_every=cfg.log_every)
+                lambd=cfg.lambd, masks=masks, callback=log, log_every=cfg.log_every)
     wall = time.perf_counter() - start
     bar.close()
     model.eval()
@@ -199,7 +216,7 @@ def run_torch(cfg, data, params0, path, device=None):
     return result
 
 
-def run_lightning(cfg, data, params0, path, device=None):
+def run_lightning(cfg, data, params0, path, device=None, masks=None):
     """torch_ref.lightning.train_lightning (one epoch of N full-batch steps, precision "64-true")
     from params0, its TensorBoardLogger writing `path`; then trainer.test when there is a test set."""
     import warnings
@@ -216,7 +233,7 @@ def run_lightning(cfg, data, params0, path, device=None):
     start = time.perf_counter()
     res = train_lightning(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0,
                           seed=cfg.seed, learning_rate=cfg.learning_rate, num_iterations=cfg.num_iterations,
-                          lambd=cfg.lambd, keep_probs=cfg.keep_probs and list(cfg.keep_probs),
+                          lambd=cfg.lambd, keep_probs=cfg.keep_probs and list(cfg.keep_probs), masks=masks,
                           X_dev=data.dev[0], Y_dev=data.dev[1], X_test=test[0], Y_test=test[1],
                           log_every=cfg.log_every, logger=logger, accelerator=accelerator,
                           precision="64-true", progress_bar=sys.stderr.isatty())
@@ -254,7 +271,8 @@ def _threads_for(cfg):
 
 def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
     """Train every variant of cfg with every implementation in impls (default cfg.impls), all from
-    the θ_0 that initialize_parameters(layer_dims, init, rng=seed, scale) draws in float64.
+    the θ_0 that initialize_parameters(layer_dims, init, rng=seed, scale) draws in float64, and with
+    dropout all with the same masks (shared_dropout_masks).
     Returns a list of VariantRuns, one per variant (one in all without variants)."""
     impls = list(impls or cfg.impls)
     if device == "cuda" and set(impls) & {"torch", "lightning"}:
@@ -267,9 +285,10 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
         elif datasets[key].train[0].shape[0] != vcfg.layer_dims[0]:
             load_data(vcfg, data_paths)                          # raises the n_x error
         params0 = initialize_parameters(list(vcfg.layer_dims), vcfg.init, rng=vcfg.seed, scale=vcfg.scale)
+        masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, datasets[key].train[0].shape[1], vcfg.seed)
         with _threads_for(vcfg):
             results = [RUNNERS[impl](vcfg, datasets[key], params0, tb.run_dir(logdir, cfg.name, impl, variant),
-                                     device) for impl in impls]
+                                     device, masks) for impl in impls]
         sizes = {k: (p[0].shape[1] if p is not None else 0) for k, p in vars(datasets[key]).items()}
         out.append(VariantRuns(variant, vcfg, sizes, results))
     return out

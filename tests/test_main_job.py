@@ -149,3 +149,36 @@ def test_catvnoncat_reads_the_course_files(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "train 12 / dev 6" in out and "torch vs scratch" in out
+
+
+@pytest.mark.slow
+def test_dropout_experiment_shares_masks_so_the_three_runs_agree(tmp_path):
+    """With dropout, scratch, torch and Lightning train with the same masks (runner.shared_dropout_masks):
+    the same run three times, not three draws of it."""
+    from experiments.runner import run
+    from torch_ref.lightning import restored_global_state
+    cfg = load_config("dropout").replace(num_iterations=30, log_every=10)
+    with contextlib.redirect_stdout(io.StringIO()), restored_global_state():
+        variants = run(cfg, impls=IMPLS, logdir=str(tmp_path))
+    dropped = [v for v in variants if v.config.keep_probs]
+    assert dropped
+    for v in dropped:
+        scratch = next(r for r in v.results if r.impl == "scratch")
+        for other in v.results:
+            for k, value in scratch.params.items():
+                assert abs(other.params[k] - value).max() < 1e-12, (v.variant, other.impl, k)
+        # and dropout did something: the run differs from the variant without it
+    plain = next(v for v in variants if not v.config.keep_probs).results[0].params
+    assert max(abs(plain[k] - dropped[0].results[0].params[k]).max() for k in plain) > 1e-6
+
+
+def test_shared_dropout_masks_are_per_step_and_reproducible():
+    from experiments.runner import shared_dropout_masks
+    masks = shared_dropout_masks([2, 30, 20, 1], [0.8, 0.5], m=400, seed=1)
+    first, again, later = masks(7), masks(7), masks(8)
+    assert [d.shape for d in first] == [(30, 400), (20, 400)] and all(d.dtype == bool for d in first)
+    assert all((a == b).all() for a, b in zip(first, again))               # same step, same masks
+    assert any((a != b).any() for a, b in zip(first, later))               # next step, new masks
+    for d, kp in zip(first, (0.8, 0.5)):                                     # kept fraction ≈ keep_prob (5σ)
+        assert abs(d.mean() - kp) < 5 * (kp * (1 - kp) / d.size) ** 0.5
+    assert shared_dropout_masks([2, 4, 1], None, m=10, seed=0) is None
