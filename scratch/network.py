@@ -177,7 +177,7 @@ def predict(X, params, activations, alpha=0.01):
 
 
 def model_cost(X, Y, params, activations, lambd=0.0, keep_probs=None, masks=None, rng=None, alpha=0.01):
-    """The training cost, computed here and nowhere else:
+    """The training cost, computed here (and by cost_from_caches, below) and nowhere else:
 
         J = cost_from_logits(Z[L], Y) + λ/(2m) Σ_l ‖W[l]‖²_F
 
@@ -193,5 +193,11 @@ def model_cost(X, Y, params, activations, lambd=0.0, keep_probs=None, masks=None
                          f"be 'sigmoid'; got {activations[-1]!r}")
     _, caches = model_forward(X, params, activations, keep_probs=keep_probs, rng=rng, masks=masks,
                               alpha=alpha)
+    return cost_from_caches(caches, Y, params, lambd)
+
+
+def cost_from_caches(caches, Y, params, lambd=0.0):
+    """J = cost_from_logits(Z[L], Y) + λ/(2m) Σ_l ‖W[l]‖²_F, from the caches of a forward pass
+    already made (the training loop's, so that J_i costs no second forward pass). Returns a float."""
     ZL = caches[-1]["linear_activation"][1]
-    return cost_from_logits(ZL, Y) + l2_penalty(params, lambd, X.shape[1])
+    return cost_from_logits(ZL, Y) + l2_penalty(params, lambd, ZL.shape[1])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import losses, network
+from . import network
 from ._checks import (as_generator, check_activation, check_count, check_keep_prob, check_labels,
                              check_matrix, check_nonneg, check_params, check_positive)
 from .initializers import initialize_parameters
@@ -45,7 +45,7 @@ def _accuracy(AL, Y):
 def _evaluate(X, Y, params, activations):
     """Cost (cross-entropy from logits, no L2, no dropout) and accuracy of params on (X, Y)."""
     AL, caches = network.model_forward(X, params, activations)
-    return losses.cost_from_logits(caches[-1]["linear_activation"][1], Y), _accuracy(AL, Y)
+    return network.cost_from_caches(caches, Y, params), _accuracy(AL, Y)
 
 
 def _check_setup(X, Y, layer_dims, activations, keep_probs, X_dev, Y_dev, early_stopping):
@@ -130,15 +130,14 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
             check_matrix(f"params['b{l}']", params[f"b{l}"], rows=layer_dims[l], cols=1, layout=f"(n[{l}], 1)")
         params = {k: np.array(v, copy=True) for k, v in params.items()}
 
-    m, history, best = X.shape[1], [], (np.inf, None, None)       # best = (dev cost, step, params)
+    history, best = [], (np.inf, None, None)                      # best = (dev cost, step, params)
     last_finite, since_best, stopped_early = None, 0, False
     for i in range(num_iterations):
         step_masks = masks(i) if masks is not None else None
         with np.errstate(over="ignore", invalid="ignore"):      # divergence is detected explicitly below
             AL, caches = network.model_forward(X, params, activations, keep_probs=keep_probs,
                                                rng=gen, masks=step_masks)
-            cost = losses.cost_from_logits(caches[-1]["linear_activation"][1], Y) \
-                + losses.l2_penalty(params, lambd, m)
+            cost = network.cost_from_caches(caches, Y, params, lambd)
         if not np.isfinite(cost):
             raise FloatingPointError(f"training diverged at iteration {i}: cost is {cost}; last finite cost "
                                      f"{last_finite[1]!r} at iteration {last_finite[0]}" if last_finite else
