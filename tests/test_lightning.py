@@ -177,3 +177,47 @@ def test_bad_arguments_name_themselves(flower, kwargs, match):
     args = dict(learning_rate=0.1, num_iterations=3, accelerator="cpu") | kwargs
     with pytest.raises(ValueError, match=match):
         train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, **args)
+
+
+@pytest.mark.slow
+def test_ddp_on_two_processes_is_full_batch_gradient_descent(tmp_path):
+    """devices=2 (DDP over gloo on the CPU): each process trains on its shard of the examples, here of
+    unequal sizes (121 and 120), and the updates are still exactly scratch's full-batch ones; the logged
+    cost, averaged over the processes, is scratch's J_i at every logged step."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from experiments.tb import read_scalars
+    (X, Y), (Xd, Yd), _ = split(*load_flower(m=402, seed=0), seed=0)
+    assert X.shape[1] % 2 == 1                                               # shards of unequal size
+    steps, every, lambd = 60, 20, 0.7
+    ref = train(X, Y, [2, 4, 1], ["tanh", "sigmoid"], init="random", rng=0, learning_rate=1.2,
+                num_iterations=steps, lambd=lambd, log_every=every)
+    logger = TensorBoardLogger(str(tmp_path), name="", version="ddp", default_hp_metric=False)
+    res = train_lightning(X, Y, [2, 4, 1], ["tanh", "sigmoid"], init="random", seed=0, learning_rate=1.2,
+                          num_iterations=steps, lambd=lambd, X_dev=Xd, Y_dev=Yd, log_every=every, logger=logger,
+                          accelerator="cpu", devices=2, strategy="ddp_spawn")
+    for key, value in ref.final_params.items():
+        np.testing.assert_allclose(res.params[key], value, rtol=TRAJECTORY_RTOL, atol=1e-12, err_msg=key)
+    logged = read_scalars(str(tmp_path / "ddp"))["train/cost"]
+    assert [step for step, _ in logged] == [r["step"] for r in ref.history]
+    np.testing.assert_allclose([v for _, v in logged], [r["cost"] for r in ref.history], rtol=1e-6)  # float32 events
+
+
+def test_each_ddp_rank_keeps_a_strided_shard_with_its_loss_weight():
+    """CourseDataModule under a world of W = 3 processes: rank r keeps examples r, r+3, ... of the
+    training set (dev whole), weighted m_r·W/m so that DDP's average of gradients is the full-batch one."""
+    from types import SimpleNamespace
+    X, Y = load_flower(m=20, seed=0)                                     # m = 20: shards of 7, 7, 6
+    X_dev, Y_dev = load_flower(m=6, seed=1)
+    seen = []
+    for rank in range(3):
+        dm = CourseDataModule(X, Y, X_dev, Y_dev, num_iterations=1)
+        dm.trainer = SimpleNamespace(world_size=3, global_rank=rank,
+                                     strategy=SimpleNamespace(root_device=torch.device("cpu")))
+        dm.setup("fit")
+        x, y = next(iter(dm.train_dataloader()))
+        np.testing.assert_array_equal(convert.to_numpy(x), X[:, rank::3])
+        np.testing.assert_array_equal(convert.to_numpy(y), Y[:, rank::3])
+        assert dm.loss_weight == pytest.approx(X[:, rank::3].shape[1] * 3 / 20)
+        assert next(iter(dm.val_dataloader()))[0].shape[0] == 6              # dev stays whole
+        seen.extend(dm.shard.tolist())
+    assert sorted(seen) == list(range(20))                                   # a partition of the examples

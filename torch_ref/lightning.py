@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
@@ -90,6 +91,13 @@ class CourseDataModule(pl.LightningDataModule):
     (default: X's), on the device Lightning trains on, and kept there: no per-step collation.
     num_iterations: the number of training steps (one epoch of that many batches).
     batch_size: None (or >= m) for full-batch gradient descent, else shuffled mini-batches.
+
+    Data parallel (DDP, world size W > 1): rank r keeps the strided shard r, r+W, r+2W, ... of the
+    training set (m_r examples; dev and test stay whole on every rank). DDP averages the W ranks'
+    gradients, so each rank's cost is weighted by loss_weight = m_r·W/m:
+        (1/W) Σ_r (m_r W/m) ∇[(1/m_r) Σ_(i in shard r) L_i] = (1/m) Σ_i ∇L_i,
+    the full-batch gradient exactly, whatever the shard sizes. With one process loss_weight = 1.
+    Mini-batches under DDP: each rank shuffles its own shard (seed + r); the step averages W batches.
     """
 
     def __init__(self, X, Y, X_dev=None, Y_dev=None, X_test=None, Y_test=None, *, num_iterations,
@@ -109,6 +117,7 @@ class CourseDataModule(pl.LightningDataModule):
         if batch_size is not None:
             batch_size = check_count("batch_size", batch_size, minimum=1)
         self.batch_size, self.seed, self.m = batch_size, seed, X.shape[1]
+        self.shard, self.loss_weight = None, 1.0          # this rank's training columns (DDP), its weight
         self.dtype = convert.torch_dtype(dtype if dtype is not None else X.dtype)
         self._arrays, self._tensors = sets, None
 
@@ -120,13 +129,25 @@ class CourseDataModule(pl.LightningDataModule):
         if self._tensors is not None:
             return                                       # converted once, reused by fit/validate/test
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        arrays = dict(self._arrays)
+        world = self.trainer.world_size if self.trainer is not None else 1
+        if world > 1:
+            rank = self.trainer.global_rank
+            self.shard = np.arange(rank, self.m, world)
+            if self.shard.size == 0:
+                raise ValueError(f"DDP with {world} processes needs at least {world} training examples; got m = {self.m}")
+            X, Y = arrays["train"]
+            arrays["train"] = (X[:, self.shard], Y[:, self.shard])
+            full_batch = self.batch_size is None or self.batch_size >= self.m
+            self.loss_weight = self.shard.size * world / self.m if full_batch else 1.0
+            self.seed = self.seed + rank
         self._tensors = {name: (convert.to_torch(Xs, dtype=self.dtype, device=device),
                                 convert.to_torch(Ys, dtype=self.dtype, device=device))
-                         for name, (Xs, Ys) in self._arrays.items()}
+                         for name, (Xs, Ys) in arrays.items()}
 
     def train_dataloader(self):
         x, y = self._tensors["train"]
-        if self.batch_size is None or self.batch_size >= self.m:
+        if self.batch_size is None or self.batch_size >= x.shape[0]:
             return RepeatedBatch(x, y, self.num_iterations)
         return ShuffledBatches(x, y, self.num_iterations, self.batch_size, self.seed)
 
@@ -199,13 +220,29 @@ class DeepNetModule(pl.LightningModule):
         k = self.trainer.log_every_n_steps
         return k > 0 and self.global_step % k == 0
 
+    def _data(self):
+        """The CourseDataModule when training with one (its DDP shard and loss weight), else None."""
+        dm = self.trainer.datamodule if self.trainer is not None else None
+        return dm if isinstance(dm, CourseDataModule) else None
+
+    def _log(self, name, value, **kwargs):
+        """self.log, averaged over the DDP ranks when there are several (each rank holds a
+        weighted share of the cost, or the same dev value)."""
+        self.log(name, value, sync_dist=self.trainer.world_size > 1, **kwargs)
+
     def training_step(self, batch, batch_idx):
         x, y = batch
+        data = self._data()
         step_masks = None
         if self.masks is not None:
-            step_masks = convert.masks_to_torch(self.masks(self.global_step), device=x.device)
+            masks = self.masks(self.global_step)                 # course layout, all m columns
+            if data is not None and data.shard is not None:
+                masks = [D[:, data.shard] for D in masks]         # this rank's columns
+            step_masks = convert.masks_to_torch(masks, device=x.device)
         z = self.model(x, masks=step_masks)
         data_cost = functional.cost_from_logits(z, y)
+        if data is not None and data.loss_weight != 1.0:         # DDP: see CourseDataModule
+            data_cost = data_cost * data.loss_weight
         if self.hparams.l2_mode == "cost":
             loss = cost = data_cost + self._penalty()
         else:
@@ -223,9 +260,9 @@ class DeepNetModule(pl.LightningModule):
             with torch.no_grad():                              # accuracy of θ_i without dropout (scratch's rule)
                 proba = torch.sigmoid(z) if self.model.keep_probs is None else self.model.predict_proba(x)
             self.train_metrics(proba, y.int())
-            self.log("train/cost", cost, prog_bar=True)
+            self._log("train/cost", cost, prog_bar=True)
             self.log_dict(self.train_metrics)                  # metric objects: the value of this batch
-            self.log("step", float(self.global_step))          # the label Lightning writes them under
+            self._log("step", float(self.global_step))         # the label Lightning writes them under
             self._unwritten = self.global_step
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self._unwritten = None                             # Lightning writes the record after this batch
@@ -243,13 +280,13 @@ class DeepNetModule(pl.LightningModule):
     def _evaluate(self, batch, metrics, prefix):
         x, y = batch
         z = self.model(x)                                      # eval mode: no dropout
-        self.log(f"{prefix}cost", functional.cost_from_logits(z, y), prog_bar=prefix == "dev/")
+        self._log(f"{prefix}cost", functional.cost_from_logits(z, y), prog_bar=prefix == "dev/")
         metrics(torch.sigmoid(z), y.int())
         self.log_dict(metrics)
         # Lightning would label these values with the last training step i, but they are computed
         # on θ_{i+1}, the parameters of step global_step = i + 1: a logged "step" value is used
         # as the label instead (LoggerConnector.log_metrics), the step scratch gives its dev cost.
-        self.log("step", float(self.global_step))
+        self._log("step", float(self.global_step))
 
     def validation_step(self, batch, batch_idx):
         self._evaluate(batch, self.dev_metrics, "dev/")
@@ -301,10 +338,11 @@ def restored_global_state():
 
 def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, accelerator="auto", devices=1,
                  precision="64-true", deterministic=True, checkpoint_dir=None, early_stopping=None,
-                 progress_bar=False, callbacks=(), validate=True):
+                 progress_bar=False, callbacks=(), validate=True, strategy="auto"):
     """A Trainer for ONE epoch of num_iterations steps, writing every log_every steps and validating
     every val_every steps (default log_every; validate=False: never). checkpoint_dir: keep the best θ by dev cost there
-    (ModelCheckpoint, save_top_k=1). early_stopping: patience in validations (EarlyStopping, F26)."""
+    (ModelCheckpoint, save_top_k=1). early_stopping: patience in validations (EarlyStopping, F26).
+    devices, strategy: Lightning's; devices > 1 trains data-parallel (DDP; see CourseDataModule)."""
     num_iterations = check_count("num_iterations", num_iterations, minimum=1)
     log_every = min(check_count("log_every", log_every, minimum=1), num_iterations)
     val_every = min(check_count("val_every", val_every or log_every, minimum=1), num_iterations)
@@ -318,7 +356,7 @@ def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, a
                                          filename="best-step{step}", auto_insert_metric_name=False))
     if progress_bar:
         callbacks.append(TrainingBar(refresh_rate=max(1, num_iterations // 200)))
-    return pl.Trainer(max_epochs=1, max_steps=num_iterations, accelerator=accelerator, devices=devices,
+    return pl.Trainer(max_epochs=1, max_steps=num_iterations, accelerator=accelerator, devices=devices, strategy=strategy,
                       precision=precision, deterministic=deterministic, logger=logger, log_every_n_steps=log_every,
                       val_check_interval=val_every if validate else None, limit_val_batches=1.0 if validate else 0,
                       num_sanity_val_steps=0, callbacks=callbacks,
@@ -341,7 +379,7 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
                     seed=0, lambd=0.0, l2_mode="cost", keep_probs=None, masks=None, X_dev=None, Y_dev=None,
                     X_test=None, Y_test=None, batch_size=None, early_stopping=None, checkpoint_dir=None,
                     log_every=1, logger=False, accelerator="auto", devices=1, precision="64-true",
-                    deterministic=True, progress_bar=False, callbacks=()):
+                    deterministic=True, progress_bar=False, callbacks=(), strategy="auto"):
     """scratch.train's twin through Lightning: same arguments, same step convention.
 
     θ_0 = params, or initialize_parameters(layer_dims, init, rng=seed) as scratch.train draws it,
@@ -351,7 +389,10 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     "auto" picks CUDA when present. log_every: Lightning writes every that many steps (and validates
     on the dev set as often). batch_size: mini-batches instead of the full batch. early_stopping:
     patience in validations; the best checkpoint is then reloaded (checkpoint_dir defaults to
-    <logger dir or cwd>/checkpoints). callbacks: extra Lightning callbacks. Returns a LightningResult.
+    <logger dir or cwd>/checkpoints). callbacks: extra Lightning callbacks. devices > 1 (with
+    strategy "ddp", or "ddp_spawn" from a notebook or a test) trains data-parallel, each process on
+    its shard of the examples, with the same updates as one process (CourseDataModule). Returns a
+    LightningResult.
     """
     dtype = PRECISION_DTYPES[check_choice("precision", precision, tuple(PRECISION_DTYPES))]
     if params is None:       # θ_0 exactly as scratch.train draws it from (init, rng=seed)
@@ -369,7 +410,7 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
                                dtype=str(dtype).removeprefix("torch."), params=params, masks=masks)
         trainer = lean_trainer(num_iterations, log_every=log_every, logger=logger, accelerator=accelerator,
                                devices=devices, precision=precision, deterministic=deterministic,
-                               checkpoint_dir=checkpoint_dir, early_stopping=early_stopping,
+                               checkpoint_dir=checkpoint_dir, early_stopping=early_stopping, strategy=strategy,
                                progress_bar=progress_bar, callbacks=callbacks, validate=data.has("dev"))
         if data.has("dev"):                   # dev metrics of θ_0 too, as scratch.train logs them at step 0
             trainer.validate(module, datamodule=data, verbose=False)
