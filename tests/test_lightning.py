@@ -113,6 +113,7 @@ def test_checkpoint_is_written_and_loads_with_weights_only(flower, tmp_path):
 
 
 def test_early_stopping_stops_and_keeps_the_best_dev_cost(tmp_path):
+    """F26 through Lightning's EarlyStopping on dev/cost: it stops, and the best θ comes back."""
     # a small noisy training set and a wide network: the dev cost bottoms out early, then rises
     X, Y = make_moons(m=60, noise=0.4, seed=1)
     (Xt, Yt), (Xd, Yd), _ = split(X, Y, ratios=(0.5, 0.4, 0.1), seed=0)
