@@ -143,3 +143,18 @@ def test_F18_deepnet_float32_init():
     assert W.dtype == np.float32
     assert_normal_with_std(W, FORMULA["he"](DIMS[0], DIMS[1]), "DeepNet he float32 W1")
     assert all(np.all(lin.bias.detach().numpy() == 0) for lin in model.linears)
+
+
+@pytest.mark.parametrize("method", ["zeros", "random", "xavier", "glorot", "he"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_F18_deepnet_seed_gives_scratchs_parameters(method, dtype):
+    """A seed means the same θ_0 on both sides: DeepNet(init, seed) holds exactly the parameters
+    scratch's initialize_parameters(layer_dims, init, rng=seed) draws (float32: their roundings)."""
+    torch_dtype = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
+    net = models.DeepNet([7, 5, 3, 1], ["relu", "tanh", "sigmoid"], init=method, seed=11, dtype=torch_dtype)
+    ours = net.to_params()
+    theirs = initializers.initialize_parameters([7, 5, 3, 1], method, rng=11, dtype=dtype)
+    assert ours.keys() == theirs.keys()
+    for key in theirs:
+        assert ours[key].dtype == dtype
+        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)

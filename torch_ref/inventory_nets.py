@@ -173,20 +173,32 @@ def f17(dtype, rng):
     return out
 
 
+# torch's own initializers for F18's methods, on a weight (n[l], n[l-1]) (fan_in = n[l-1]):
+# kaiming_normal_'s default gain √2 (relu) gives He √(2/n[l-1]); with nonlinearity="linear" (gain 1)
+# it gives the course's Xavier √(1/n[l-1]); xavier_normal_ is Glorot √(2/(n[l-1]+n[l])).
+NN_INIT = {"random": lambda w, g: nn.init.normal_(w, 0.0, 0.01, generator=g),
+           "xavier": lambda w, g: nn.init.kaiming_normal_(w, nonlinearity="linear", generator=g),
+           "glorot": lambda w, g: nn.init.xavier_normal_(w, generator=g),
+           "he": lambda w, g: nn.init.kaiming_normal_(w, generator=g),
+           "zeros": lambda w, g: nn.init.zeros_(w)}
+
+
 def f18(dtype, rng):
-    """Init by statistics: std(W[l]) / INIT_STD - 1 and mean(W[l]) / INIT_STD within 5 standard errors
-    (sample std: SE ≈ 1/√(2N); sample mean: 1/√N); b = 0 exactly; zeros init all zero."""
+    """Init by statistics: torch's nn.init and scratch's draws, std(W[l]) / INIT_STD - 1 and
+    mean(W[l]) / INIT_STD within 5 standard errors (sample std: SE ≈ 1/√(2N); sample mean: 1/√N);
+    zeros all zero; b = 0 exactly. DeepNet(init, seed) holds exactly scratch's θ_0 for that seed."""
     dims, out = [300, 200, 100], []
-    for method in ("random", "xavier", "glorot", "he", "zeros"):
+    tdtype = convert.torch_dtype(dtype)
+    for method, torch_init in NN_INIT.items():
         seed = int(rng.integers(2**31))
-        net = DeepNet(dims, ["relu", "sigmoid"], init=method, seed=seed, dtype=dtype)
-        nets = {"DeepNet": net.to_params(),
-                "scratch": initialize_parameters(dims, method, rng=seed, dtype=dtype)}
-        for side, p in nets.items():
+        gen = torch.Generator().manual_seed(seed)
+        sides = {"nn.init": {f"W{l}": torch_init(torch.empty(dims[l], dims[l - 1], dtype=tdtype), gen).numpy()
+                             for l in (1, 2)},
+                 "scratch": initialize_parameters(dims, method, rng=seed, dtype=dtype)}
+        for side, p in sides.items():
             for l in (1, 2):
-                W, b, N = p[f"W{l}"], p[f"b{l}"], p[f"W{l}"].size
+                W, N = p[f"W{l}"], p[f"W{l}"].size
                 std = INIT_STD(method, dims[l - 1], dims[l])
-                out.append(compare(f"{side} {method} b{l} = 0", b, np.zeros_like(b), EXACT))
                 if std == 0:
                     out.append(compare(f"{side} zeros W{l} = 0", W, np.zeros_like(W), EXACT))
                     continue
@@ -195,11 +207,11 @@ def f18(dtype, rng):
                                    Tolerance(0.0, 5 / math.sqrt(2 * N))))
                 out.append(compare(f"{side} {method} mean(W{l})/std", s.mean() / std, 0.0,
                                    Tolerance(0.0, 5 / math.sqrt(N))))
-    again = DeepNet(dims, ["relu", "sigmoid"], seed=7, dtype=dtype).to_params()["W1"]
-    out.append(compare("DeepNet(seed=7) reproducible", again,
-                       DeepNet(dims, ["relu", "sigmoid"], seed=7, dtype=dtype).to_params()["W1"], EXACT))
+        net = DeepNet(dims, ["relu", "sigmoid"], init=method, seed=seed, dtype=tdtype).to_params()
+        for key, value in sides["scratch"].items():
+            out.append(compare(f"DeepNet {method} {key} = scratch's (seed {seed})", net[key], value, EXACT))
     return out, ("F18 errors are statistics: |std(W)/INIT_STD - 1| and |mean(W)|/INIT_STD over 2e4-6e4 "
-                 "draws, each within 5 standard errors (1.4e-2 to 3.5e-2)")
+                 "draws, each within 5 standard errors (1.4e-2 to 3.5e-2); DeepNet's θ_0 equals scratch's exactly")
 
 
 def _trajectory_tol(dtype):

@@ -1,7 +1,7 @@
 """DeepNet: the PyTorch twin of scratch.network, batch first.
 
 Same hyperparameters as scratch (layer_dims, activations, keep_probs, init, seed),
-same initialization rule (scratch.initializers.INIT_STD), same inverted dropout.
+same initial parameters for the same (init, seed) as scratch.initializers, same inverted dropout.
 
     scratch (columns)                      DeepNet (batch first)
     Z[l] = W[l] A[l-1] + b[l]  (n[l], m)   z = linears[l-1](a) = a Wᵀ + bias   (m, n[l])
@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from scratch._checks import check_activation, check_count, check_keep_prob, check_params
-from scratch.initializers import INIT_METHODS, INIT_STD
+from scratch.initializers import INIT_METHODS, initialize_parameters
 
 from . import convert
 from .functional import activation as _activation
@@ -23,8 +23,8 @@ class DeepNet(nn.Module):
 
     activations: L names (one per layer 1..L), e.g. ["relu", "relu", "sigmoid"].
     keep_probs: L-1 probabilities of KEEPING a unit of hidden layers 1..L-1 (None: no dropout).
-    init: "zeros", "random" (× scale), "xavier", "glorot", "he" — W[l] ~ N(0, INIT_STD²)
-      drawn with a torch.Generator seeded by `seed` (layers 1..L in order), biases zero.
+    init: "zeros", "random" (× scale), "xavier", "glorot", "he" — W[l] ~ N(0, INIT_STD²), biases
+      zero: the very θ_0 that scratch's initialize_parameters(layer_dims, init, rng=seed) draws.
       (nn.Linear's own default is uniform with non-zero biases; DeepNet replaces it.)
     dtype: float64 (the parity reference) or float32. alpha: leaky_relu's negative slope.
     """
@@ -64,21 +64,15 @@ class DeepNet(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, init="he", seed=None, scale=0.01):
-        """W[l] ~ N(0, std²) with std = scratch.initializers.INIT_STD(init, n[l-1], n[l], scale),
-        drawn for l = 1..L in order from a torch.Generator seeded by `seed`; b[l] = 0."""
-        gen = None
-        if seed is not None:
-            gen = torch.Generator().manual_seed(int(seed))
-        for lin in self.linears:
-            std = INIT_STD(init, lin.in_features, lin.out_features, scale=scale)
-            if std == 0.0:
-                nn.init.zeros_(lin.weight)
-            else:
-                # draw on the CPU generator, then copy (the module may live on another device)
-                w = torch.empty(lin.weight.shape, dtype=lin.weight.dtype)
-                nn.init.normal_(w, mean=0.0, std=std, generator=gen)
-                lin.weight.copy_(w)
-            nn.init.zeros_(lin.bias)
+        """θ_0 = scratch.initializers.initialize_parameters(layer_dims, init, rng=seed, scale): W[l] ~
+        N(0, INIT_STD²), b[l] = 0, drawn in float64 and cast to this net's dtype, so a seed means the
+        same parameters on both sides (seed None: fresh, unseeded draws). torch's own nn.init
+        functions draw from the same distributions (tests/test_init_stats.py, parity row F18)."""
+        params = initialize_parameters(self.layer_dims, init, rng=seed, scale=scale)
+        with torch.no_grad():
+            for l, lin in enumerate(self.linears, start=1):
+                lin.weight.copy_(torch.from_numpy(params[f"W{l}"]))
+                lin.bias.zero_()
 
     @property
     def L(self):
