@@ -221,3 +221,45 @@ def test_sigmoid_twin_passes_over_random_shapes(seed, n, m, dtype):
         return {"A": A, "dZ": Z.grad}
     report = check(lambda Z: {"A": sigmoid(Z), "dZ": sigmoid_prime(Z)}, gold, {"Z": Z}, dtype=dtype)
     assert_parity(report)
+
+
+def _linear_course(X, W):
+    """By hand, examples as columns: Z = W X, and dX = Wᵀ dZ for the upstream gradient dZ = 1."""
+    Z = W @ X
+    return {"Z": Z, "dX": W.T @ np.ones_like(Z), "dW": np.ones_like(Z) @ X.T}
+
+
+def _linear_batch_first(X, W):
+    """The same layer as torch writes it: x batch first (m, n_x), z = x Wᵀ (m, n)."""
+    Z = X @ W.T
+    Z.backward(torch.ones_like(Z))
+    return {"Z": Z, "dX": X.grad, "dW": W.grad}
+
+
+def test_batch_first_transposes_examples_both_ways():
+    rng = np.random.default_rng(3)
+    inputs = {"X": rng.standard_normal((4, 7)), "W": rng.standard_normal((3, 4))}   # n_x = 4, m = 7
+    report = check(_linear_course, _linear_batch_first, inputs, batch_first=("X", "Z", "dX"))
+    assert report.passed, str(report)
+    assert [q.name for q in report.quantities] == ["Z", "dX", "dW"]
+    assert report["Z"].shape == (3, 7)                     # compared in the course layout
+
+
+def test_batch_first_still_catches_a_wrong_derivative():
+    def wrong(X, W):
+        out = _linear_course(X, W)
+        out["dX"] = W.T @ np.ones((W.shape[0], X.shape[1])) * 2      # planted: doubled
+        return out
+    rng = np.random.default_rng(4)
+    inputs = {"X": rng.standard_normal((4, 7)), "W": rng.standard_normal((3, 4))}
+    report = check(wrong, _linear_batch_first, inputs, batch_first=("X", "Z", "dX"))
+    assert not report.passed and report.first_failure == "dX"
+
+
+def test_batch_first_without_it_the_layouts_do_not_meet():
+    rng = np.random.default_rng(5)
+    inputs = {"X": rng.standard_normal((4, 7)), "W": rng.standard_normal((3, 4))}
+    with pytest.raises(RuntimeError):                      # torch_fn gets X (4, 7): x Wᵀ cannot multiply
+        check(_linear_course, _linear_batch_first, inputs)
+    with pytest.raises(ValueError, match="batch_first input 'X' must be 2-D"):
+        check(_linear_course, _linear_batch_first, {"X": np.ones(4), "W": inputs["W"]}, batch_first=("X",))

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import convert
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -223,20 +225,26 @@ def _as_dict(result, side):
     raise TypeError(f"{side} must return a dict name -> array (or one array); got {type(result).__name__}")
 
 
-def check(numpy_fn, torch_fn, inputs, dtype=np.float64, names=None, requires_grad=None, tol=None):
+def check(numpy_fn, torch_fn, inputs, dtype=np.float64, names=None, requires_grad=None, tol=None,
+          batch_first=()):
     """Run both implementations on the same inputs and compare what they return.
 
     numpy_fn(**inputs) -> dict name -> NumPy array/number (your code, your layout).
     torch_fn(**tensors) -> dict name -> tensor/number, where each float input arrives as a
-        new leaf tensor of `dtype` with requires_grad=True, in the SAME layout as given
-        (transpose inside torch_fn if you want batch first), so it may call backward and
-        return X.grad. Bool/int inputs arrive as tensors without grad.
+        new leaf tensor of `dtype` with requires_grad=True, so it may call backward and return
+        X.grad; in the layout given, except the names in `batch_first`. Bool/int inputs arrive
+        as tensors without grad.
     inputs: dict name -> NumPy array or number. Float inputs are cast to `dtype`
         (None: keep each one's dtype); each side gets its own copy.
     names: the keys to compare, in order (default: all keys of both results).
     requires_grad: names of the float inputs that get requires_grad (default: all of them;
         e.g. leave labels out for F.binary_cross_entropy, which has no target gradient).
     tol: a Tolerance for every quantity (default: by dtype, F64 or F32).
+    batch_first: names of the example-indexed 2-D quantities, inputs or outputs (e.g. "X", "A",
+        "dX"): your NumPy side has them as columns (n, m), as in the course; torch_fn gets and
+        returns them batch first (m, n). The harness transposes them both ways (convert.to_torch
+        and convert.to_numpy), so neither side bends its convention. Parameters such as W, whose
+        orientation is the same on both sides, stay out of it.
     Returns a ParityReport: .passed, .first_failure, str() a table.
     """
     if not isinstance(inputs, dict):
@@ -253,10 +261,18 @@ def check(numpy_fn, torch_fn, inputs, dtype=np.float64, names=None, requires_gra
     unknown = grad_names - set(arrays)
     if unknown:
         raise ValueError(f"requires_grad names {sorted(unknown)} are not inputs; inputs are {list(arrays)}")
+    batch_first = {batch_first} if isinstance(batch_first, str) else set(batch_first)
+    for k in batch_first & set(arrays):
+        if arrays[k].ndim != 2:
+            raise ValueError(f"batch_first input {k!r} must be 2-D (n, m), examples as columns; "
+                             f"got shape {arrays[k].shape}")
     mine = _as_dict(numpy_fn(**{k: a.copy() for k, a in arrays.items()}), "numpy_fn")
-    tensors = {k: torch.tensor(a, requires_grad=bool(a.dtype.kind == "f" and k in grad_names))
+    tensors = {k: (convert.to_torch(a) if k in batch_first else torch.tensor(a))
+               .requires_grad_(bool(a.dtype.kind == "f" and k in grad_names))
                for k, a in arrays.items()}
     gold = _as_dict(torch_fn(**tensors), "torch_fn")
+    gold = {k: (convert.to_numpy(v) if k in batch_first and isinstance(v, torch.Tensor) and v.ndim == 2 else v)
+            for k, v in gold.items()}
     return compare_all(mine, gold, names=names, tol=tol)
 
 
