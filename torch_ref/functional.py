@@ -76,3 +76,21 @@ def l1_penalty(model_or_weights, lambd, m):
     weights = weights_of(model_or_weights)
     total = sum(W.abs().sum() for W in weights)
     return lambd / (2 * m) * total
+
+
+def training_cost(data_cost, model, lambd, m, l2_mode="cost"):
+    """The training cost J = data_cost + λ/(2m) Σ_l ‖W[l]‖²_F (F20) and the loss autograd differentiates.
+
+    l2_mode "cost":         loss = J, so autograd adds (λ/m) W[l] to dW[l];
+            "weight_decay": loss = data_cost, and SGD(weight_decay=λ/m) on the weights applies the
+                            same (1 - αλ/m) W - α dW (convert.sgd_for); J is computed without grad.
+    Returns (loss, J). With λ = 0, J is data_cost itself (nothing is added).
+    """
+    if not lambd:
+        return data_cost, data_cost
+    if l2_mode == "cost":
+        cost = data_cost + l2_penalty(model, lambd, m)
+        return cost, cost
+    with torch.no_grad():
+        cost = data_cost + l2_penalty(model, lambd, m)
+    return data_cost, cost

@@ -208,12 +208,10 @@ class DeepNetModule(pl.LightningModule):
         """The logits Z[L] (m, 1), batch first."""
         return self.model(x, masks=masks)
 
-    def _penalty(self):
-        if not self.hparams.lambd:
-            return 0.0
-        if self.m is None:
+    def _check_m(self):
+        """The L2 term λ/(2m)Σ‖W‖² and the decay λ/m need m, the number of training examples."""
+        if self.hparams.lambd and self.m is None:
             raise ValueError("m (number of training examples) is needed when lambd > 0: give m= or use CourseDataModule")
-        return functional.l2_penalty(self.model, self.hparams.lambd, self.m)
 
     def _records(self):
         """Whether step i = global_step is a logged step: i % log_every == 0, as in scratch.train."""
@@ -243,12 +241,8 @@ class DeepNetModule(pl.LightningModule):
         data_cost = functional.cost_from_logits(z, y)
         if data is not None and data.loss_weight != 1.0:         # DDP: see CourseDataModule
             data_cost = data_cost * data.loss_weight
-        if self.hparams.l2_mode == "cost":
-            loss = cost = data_cost + self._penalty()
-        else:
-            loss = data_cost                                   # the decay happens in the optimizer
-            with torch.no_grad():
-                cost = data_cost + self._penalty()
+        self._check_m()
+        loss, cost = functional.training_cost(data_cost, self.model, self.hparams.lambd, self.m, self.hparams.l2_mode)
         if not torch.isfinite(cost):                          # DESIGN: stop, naming the step and last finite cost
             step, last = self._last_finite or (None, None)
             before = f"last finite cost {float(last)!r} at iteration {step}" if step is not None else \
@@ -296,7 +290,7 @@ class DeepNetModule(pl.LightningModule):
 
     def configure_optimizers(self):
         if self.hparams.l2_mode == "weight_decay" and self.hparams.lambd:
-            self._penalty()                                    # raises the m error early
+            self._check_m()
             return convert.sgd_for(self.model, self.hparams.learning_rate, lambd=self.hparams.lambd, m=self.m)
         return convert.sgd_for(self.model, self.hparams.learning_rate)
 

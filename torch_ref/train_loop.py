@@ -74,13 +74,7 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations, lambd=0.0, l2_mod
     for i in range(num_iterations):
         step_masks = convert.masks_to_torch(masks(i), device=device) if masks is not None else None
         data_cost = functional.cost_from_logits(model(x, masks=step_masks), y)
-        if l2_mode == "cost":
-            cost = data_cost + functional.l2_penalty(model, lambd, m)
-            loss = cost
-        else:
-            loss = data_cost                                         # decay happens in the optimizer
-            with torch.no_grad():
-                cost = data_cost + functional.l2_penalty(model, lambd, m)
+        loss, cost = functional.training_cost(data_cost, model, lambd, m, l2_mode)
         value = cost.item()
         if not math.isfinite(value):
             before = (f"last finite cost {last_finite[1]!r} at iteration {last_finite[0]}"
