@@ -21,6 +21,22 @@ def max_param_difference(a, b):
     return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
+def parity_verdict(results):
+    """One line: do the implementations agree, by DESIGN's trajectory tolerance (rtol 1e-8 on the
+    final cost; the parameters to the same rtol, atol 1e-12)? results: RunResults of one variant."""
+    from torch_ref.parity import TRAJECTORY_RTOL              # loaded only when several impls ran
+    ref, bad = results[0], []
+    for r in results[1:]:
+        if not np.isclose(r.final_cost, ref.final_cost, rtol=TRAJECTORY_RTOL, atol=0):
+            bad.append(f"{r.impl}'s final cost")
+        if not all(np.allclose(r.params[k], ref.params[k], rtol=TRAJECTORY_RTOL, atol=1e-12) for k in ref.params):
+            bad.append(f"{r.impl}'s parameters")
+    names = ", ".join(r.impl for r in results)
+    if bad:
+        return f"parity: DIFFER from {ref.impl}: {', '.join(bad)} (tolerance rtol {TRAJECTORY_RTOL:g})"
+    return f"parity: {names} agree (final cost and every parameter within rtol {TRAJECTORY_RTOL:g})"
+
+
 def _describe(cfg, sizes):
     """One line: network, data sizes, steps, learning rate, regularization, θ_0."""
     net = f"{list(cfg.layer_dims)} {'/'.join(cfg.activations)}"
@@ -54,7 +70,8 @@ def format_report(cfg, runs, logdir, total_s=None):
         pairs = list(itertools.combinations(vr.results, 2))
         if pairs and not sweep:
             diffs = ", ".join(f"{b.impl} vs {a.impl} {max_param_difference(b.params, a.params):.1e}" for a, b in pairs)
-            lines += ["", f"largest parameter difference |θ_a - θ_b| after training: {diffs}"]
+            lines += ["", f"largest parameter difference |θ_a - θ_b| after training: {diffs}",
+                      parity_verdict(vr.results)]
         elif pairs:
             worst = max(max_param_difference(a.params, b.params) for a, b in pairs)
             lines.append(f"{'':12} largest |θ_a - θ_b| between implementations: {worst:.1e}")

@@ -42,6 +42,7 @@ def test_main_job_prints_the_comparison(main_job):
     costs = [float(rows[impl][1]) for impl in IMPLS]
     assert max(costs) - min(costs) <= 1e-8 * max(costs)                    # printed with 15 decimals
     assert "largest parameter difference" in out
+    assert "parity: scratch, torch, lightning agree" in out
     diffs = [float(part.split()[-1]) for part in out.split("after training:")[1].splitlines()[0].split(",")]
     assert len(diffs) == 3 and max(diffs) < 1e-10
     assert f"tensorboard --logdir {logdir}" in out
@@ -182,3 +183,17 @@ def test_shared_dropout_masks_are_per_step_and_reproducible():
     for d, kp in zip(first, (0.8, 0.5)):                                     # kept fraction ≈ keep_prob (5σ)
         assert abs(d.mean() - kp) < 5 * (kp * (1 - kp) / d.size) ** 0.5
     assert shared_dropout_masks([2, 4, 1], None, m=10, seed=0) is None
+
+
+def test_parity_verdict_says_agree_or_names_what_differs():
+    import numpy as np
+    from experiments.main_job import parity_verdict
+    from experiments.runner import RunResult
+    params = {"W1": np.array([[0.5, -1.0]]), "b1": np.array([[0.25]])}
+    same = [RunResult(impl, {k: v.copy() for k, v in params.items()}, 0.3, {}, 0.0, "") for impl in IMPLS]
+    assert parity_verdict(same).startswith("parity: scratch, torch, lightning agree")
+    off = {k: v.copy() for k, v in params.items()}
+    off["W1"][0, 1] *= 1 + 1e-6                                              # 100× the tolerance
+    runs = same[:1] + [RunResult("torch", off, 0.3 * (1 + 1e-6), {}, 0.0, "")]
+    verdict = parity_verdict(runs)
+    assert "DIFFER" in verdict and "torch's final cost" in verdict and "torch's parameters" in verdict
