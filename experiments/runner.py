@@ -170,7 +170,8 @@ def _torch_evaluator(model):
 
     @torch.no_grad()
     def cost(X, Y, lambd=0.0):
-        return float(functional.cost_from_logits(logits(X), tensor(Y)) + functional.l2_penalty(model, lambd, X.shape[1]))
+        data_cost = functional.cost_from_logits(logits(X), tensor(Y))
+        return float(functional.training_cost(data_cost, model, lambd, X.shape[1])[1])
 
     @torch.no_grad()
     def proba(X):

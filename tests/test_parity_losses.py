@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import (PARITY, assert_same, batch_sizes, dtypes, hard_array, labels, normal,
-                      probabilities, seeds, sizes, tensor)
+from conftest import (PARITY, assert_same, batch_sizes, dtypes, hard_array, labels, probabilities,
+                      random_params, seeds, sizes, tensor)
 from scratch import activations as act
 from scratch import losses
 from torch_ref import convert
@@ -124,8 +124,7 @@ def test_F08_half_squared_error_is_half_mse_loss(dtype, m, seed):
 def test_F21_l1_penalty_and_subgradient_match_autograd(dtype, n_x, n1, m, lambd, seed):
     # The course notes swap the names: this is L1, λ/(2m) Σ|W|, subgradient (λ/(2m)) sign(W).
     rng = np.random.default_rng(seed)
-    params = {"W1": normal(rng, (n1, n_x), dtype), "b1": normal(rng, (n1, 1), dtype),
-              "W2": normal(rng, (1, n1), dtype), "b2": normal(rng, (1, 1), dtype)}
+    params = random_params(rng, [n_x, n1, 1], dtype)
     for key in ("W1", "W2"):                        # |w| has no derivative at 0: keep W off 0
         params[key][params[key] == 0] = 0.5
     P = losses.l1_penalty(params, lambd, m)
@@ -163,8 +162,7 @@ def test_torch_ref_functional_costs_match_scratch(dtype, m, seed):
 def test_torch_ref_functional_penalties_match_scratch(dtype, n_x, n1, m, lambd, seed):
     from torch_ref import functional
     rng = np.random.default_rng(seed)
-    params = {"W1": normal(rng, (n1, n_x), dtype), "b1": normal(rng, (n1, 1), dtype),
-              "W2": normal(rng, (1, n1), dtype), "b2": normal(rng, (1, 1), dtype)}
+    params = random_params(rng, [n_x, n1, 1], dtype)
     weights = [torch.tensor(params["W1"]), torch.tensor(params["W2"])]
     assert_same("l2_penalty", losses.l2_penalty(params, lambd, m),
                 functional.l2_penalty(weights, lambd, m), dtype)
