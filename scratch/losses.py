@@ -83,10 +83,17 @@ def _weights(params):
 
 def l2_penalty(params, lambd, m):
     """L2 penalty (F20): λ/(2m) Σ_l ‖W[l]‖²_F, weights only (b is not penalized).
-    The ½ makes its gradient (λ/m) W[l]. Returns a float."""
+    The ½ makes its gradient (λ/m) W[l]. Returns a float.
+
+    λ = 0 contributes exactly 0, whatever the weights: the norms are not computed, so weights
+    whose ‖W‖² overflows to inf give 0, not 0·inf = NaN (torch_ref.functional.training_cost
+    adds nothing at λ = 0 either, so both sides see the same cost)."""
     lambd = check_nonneg("lambd", lambd)
     m = check_count("m", m, minimum=1)
-    return float(lambd / (2 * m) * sum(float(np.sum(np.square(W))) for W in _weights(params)))
+    weights = _weights(params)
+    if lambd == 0:
+        return 0.0
+    return float(lambd / (2 * m) * sum(float(np.sum(np.square(W))) for W in weights))
 
 
 def l2_gradient(W, lambd, m):

@@ -6,6 +6,12 @@ Step i (0-based), the convention shared with torch_ref.train_loop and the Lightn
     update                                 ->  θ_{i+1} = θ_i - α dθ_i                        (F13)
 history records J_i, the cost BEFORE update i (with dropout: computed with step i's masks).
 Every formula lives in scratch.network / scratch.losses; this file only orchestrates.
+
+Divergence, one definition for scratch, torch_ref.train_loop and torch_ref.lightning: step i
+diverges when J_i is not finite (checked after the forward pass) or when θ_{i+1} is not finite
+(checked after the update). Both are plain IEEE facts about numbers already computed, so the
+verdict does not depend on how a BLAS rounds an overflow, and all three name the same step in
+the same words (divergence_error).
 """
 from dataclasses import dataclass, field
 
@@ -35,6 +41,21 @@ class TrainResult:
     best_params: object = None
     final_params: dict = field(default_factory=dict)
     stopped_early: bool = False
+
+
+def divergence_error(step, last_finite, *, cost=None, bad_params=None):
+    """The FloatingPointError that ends a diverged run, in the words all three training paths use.
+
+    step: the iteration i that diverged; last_finite: (iteration, cost) of the last finite J, or None;
+    cost: the non-finite J_i (check 1), or bad_params: the names of the parameters that became
+    non-finite after update i (check 2)."""
+    if bad_params is not None:
+        what = f"parameters {list(bad_params)} became non-finite after the update"
+    else:
+        what = f"cost is {float(cost)}"
+    before = (f"last finite cost {float(last_finite[1])!r} at iteration {int(last_finite[0])}"
+              if last_finite is not None else "no finite cost before it")
+    return FloatingPointError(f"training diverged at iteration {int(step)}: {what}; {before}")
 
 
 def _accuracy(AL, Y):
@@ -138,10 +159,8 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
             AL, caches = network.model_forward(X, params, activations, keep_probs=keep_probs,
                                                rng=gen, masks=step_masks)
             cost = network.cost_from_caches(caches, Y, params, lambd)
-        if not np.isfinite(cost):
-            raise FloatingPointError(f"training diverged at iteration {i}: cost is {cost}; last finite cost "
-                                     f"{last_finite[1]!r} at iteration {last_finite[0]}" if last_finite else
-                                     f"training diverged at iteration {i}: cost is {cost}; no finite cost before it")
+        if not np.isfinite(cost):                                   # divergence, check 1 of 2
+            raise divergence_error(i, last_finite, cost=cost)
         last_finite = (i, float(cost))
         if i % log_every == 0:
             record = {"step": i, "cost": float(cost)}
@@ -169,9 +188,8 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
         with np.errstate(over="ignore", invalid="ignore"):
             params = network.update_parameters(params, grads, learning_rate)
         bad = [k for k, v in params.items() if not np.all(np.isfinite(v))]
-        if bad:
-            raise FloatingPointError(f"training diverged at iteration {i}: parameters {bad} became non-finite "
-                                     f"after the update; last finite cost {float(cost)!r} at iteration {i}")
+        if bad:                                                     # divergence, check 2 of 2
+            raise divergence_error(i, last_finite, bad_params=bad)
     best_params = best[2] if X_dev is not None else None
     return TrainResult(params=best_params if early_stopping is not None else params, history=history,
                        best_step=best[1], best_params=best_params, final_params=params,

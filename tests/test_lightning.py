@@ -148,15 +148,43 @@ def model_forward_proba(X, params):
     return model_forward(X, params, ACTIVATIONS)[0]
 
 
-def test_divergence_stops_naming_the_iteration_like_scratch(flower):
+def test_non_sigmoid_output_is_rejected_like_scratch(flower):
     Xt, Yt, _, _ = flower
-    kw = dict(init="he", learning_rate=1e200, num_iterations=20)
-    with pytest.raises(FloatingPointError) as ref:
-        train(Xt, Yt, LAYER_DIMS, ACTIVATIONS, rng=0, **kw)
-    with pytest.raises(FloatingPointError, match="training diverged at iteration") as out:
-        train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, seed=0, accelerator="cpu", **kw)
-    assert str(out.value).split(":")[0] == str(ref.value).split(":")[0]          # same iteration
-    assert "last finite cost" in str(out.value)
+    with pytest.raises(ValueError, match=r"activations\[-1\] must be 'sigmoid'"):
+        train(Xt, Yt, LAYER_DIMS, ["relu", "tanh", "tanh"], learning_rate=0.1, num_iterations=2)
+    with pytest.raises(ValueError, match=r"activations\[-1\] must be 'sigmoid'"):
+        train_lightning(Xt, Yt, LAYER_DIMS, ["relu", "tanh", "tanh"], learning_rate=0.1, num_iterations=2,
+                        accelerator="cpu")
+
+
+def test_quiet_by_default_and_banners_on_request(flower, capfd, caplog):
+    """No 'GPU available' banner, tips or LeafSpec deprecation warning unless verbose=True."""
+    import logging
+    Xt, Yt, Xd, Yd = flower
+    with caplog.at_level(logging.INFO, logger="lightning.pytorch"):
+        train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, learning_rate=0.1, num_iterations=3, X_dev=Xd, Y_dev=Yd,
+                        accelerator="cpu")
+        out = capfd.readouterr()
+        assert out.out + out.err == "" and caplog.records == []
+        train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, learning_rate=0.1, num_iterations=3, accelerator="cpu",
+                        verbose=True)
+    out = capfd.readouterr()
+    assert "GPU available" in out.out + out.err + caplog.text
+    assert logging.getLogger("lightning.pytorch").level == logging.INFO       # restored
+
+
+def test_default_log_every_writes_a_hundred_points(flower):
+    """log_every defaults to ceil(N / 100): validating after every step would cost more than the steps."""
+    Xt, Yt, Xd, Yd = flower
+    validations = []
+
+    class Count(Callback):
+        def on_validation_end(self, trainer, pl_module):
+            validations.append(trainer.global_step)
+
+    train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, learning_rate=0.1, num_iterations=250, X_dev=Xd, Y_dev=Yd,
+                    accelerator="cpu", callbacks=[Count()])
+    assert validations[1:4] == [3, 6, 9] and len(validations) == 1 + 250 // 3
 
 
 def test_global_state_is_restored(flower):

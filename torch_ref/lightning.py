@@ -24,7 +24,10 @@ no write follows is written at the end of training). Dev metrics are computed ev
 validates θ_0 before fitting, so the dev curve starts at step 0 as scratch's does.
 """
 import contextlib
+import logging
+import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import lightning.pytorch as pl
@@ -39,6 +42,7 @@ from scratch._checks import check_choice, check_count, check_labels, check_matri
 from scratch.initializers import initialize_parameters
 
 from . import convert, functional
+from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
 from .models import DeepNet
 
 L2_MODES = ("cost", "weight_decay")
@@ -179,9 +183,13 @@ class DeepNetModule(pl.LightningModule):
 
     def __init__(self, layer_dims, activations, *, learning_rate, keep_probs=None, init="he", seed=None,
                  lambd=0.0, l2_mode="cost", m=None, dtype="float64", alpha=0.01, scale=0.01,
-                 params=None, masks=None):
+                 params=None, masks=None, check_every=CHECK_EVERY):
         super().__init__()
         check_positive("learning_rate", learning_rate)
+        check_count("check_every", check_every, minimum=1)
+        if list(activations)[-1:] != ["sigmoid"]:
+            raise ValueError("activations[-1] must be 'sigmoid' (the cost is the cross-entropy from the "
+                             f"logits, dZ[L] = A - Y); got {list(activations)[-1:] or activations!r}")
         check_nonneg("lambd", lambd)
         check_choice("l2_mode", l2_mode, L2_MODES)
         if masks is not None and not callable(masks):
@@ -193,10 +201,12 @@ class DeepNetModule(pl.LightningModule):
             self.model = DeepNet.from_params(params, list(activations), keep_probs=keep_probs, alpha=alpha)
             if self.model.layer_dims != list(layer_dims):
                 raise ValueError(f"params must match layer_dims {list(layer_dims)}; got {self.model.layer_dims}")
+            check_finite_parameters(self.model, "params")
         else:
             self.model = DeepNet(list(layer_dims), list(activations), keep_probs=keep_probs, init=init,
                                  seed=seed, dtype=getattr(torch, str(dtype)), alpha=alpha, scale=scale)
-        self.masks, self.m, self._last_finite = masks, m, None
+        self.masks, self.m = masks, m
+        self.guard = DivergenceGuard(parameter_names(self.model), check_every)
         self._unwritten = None        # step of a logged record Lightning has not written yet
         self.train_metrics, self.dev_metrics, self.test_metrics = _metrics("train/"), _metrics("dev/"), _metrics("test/")
 
@@ -243,14 +253,9 @@ class DeepNetModule(pl.LightningModule):
             data_cost = data_cost * data.loss_weight
         self._check_m()
         loss, cost = functional.training_cost(data_cost, self.model, self.hparams.lambd, self.m, self.hparams.l2_mode)
-        if not torch.isfinite(cost):                          # DESIGN: stop, naming the step and last finite cost
-            step, last = self._last_finite or (None, None)
-            before = f"last finite cost {float(last)!r} at iteration {step}" if step is not None else \
-                "no finite cost before it"
-            raise FloatingPointError(f"training diverged at iteration {self.global_step}: cost is "
-                                     f"{float(cost.detach())}; {before}")
-        self._last_finite = (self.global_step, cost.detach())  # a tensor: no device sync here
+        self.guard.after_forward(self.global_step, cost)       # divergence check 1, on the device
         if self._records():
+            self.guard.raise_if_diverged()                     # never log a diverged step
             with torch.no_grad():                              # accuracy of θ_i without dropout (scratch's rule)
                 proba = torch.sigmoid(z) if self.model.keep_probs is None else self.model.predict_proba(x)
             self.train_metrics(proba, y.int())
@@ -262,8 +267,17 @@ class DeepNetModule(pl.LightningModule):
             self._unwritten = None                             # Lightning writes the record after this batch
         return loss
 
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        """After the optimizer step: divergence check 2 on θ_{i+1} (global_step is now i + 1)."""
+        step = self.global_step - 1
+        self.guard.after_update(step, self.model.parameters())
+        if self.guard.due(step):
+            self.guard.raise_if_diverged()
+
     def on_train_end(self):
-        """The last record, when no Lightning write followed it (num_iterations not a multiple of k)."""
+        """Divergence in the last steps; then the last record, when no Lightning write followed it
+        (num_iterations not a multiple of k)."""
+        self.guard.raise_if_diverged()
         if self._unwritten is None or self.logger is None:
             return
         values = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("train/")}
@@ -272,6 +286,7 @@ class DeepNetModule(pl.LightningModule):
         self._unwritten = None
 
     def _evaluate(self, batch, metrics, prefix):
+        self.guard.raise_if_diverged()                         # no dev metrics of diverged parameters
         x, y = batch
         z = self.model(x)                                      # eval mode: no dropout
         self._log(f"{prefix}cost", functional.cost_from_logits(z, y), prog_bar=prefix == "dev/")
@@ -309,6 +324,27 @@ class TrainingBar(TQDMProgressBar):
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
         return items
+
+
+@contextlib.contextmanager
+def quiet_lightning(verbose=False):
+    """Lightning's banners ("GPU available: ...", tips, "`Trainer(...)` was configured so ...") and the
+    LeafSpec deprecation warning Lightning 2.6 triggers under torch >= 2.13 are silenced for the
+    duration (verbose=True: left alone); the logging levels and warning filters are restored afterwards."""
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            for lg in loggers:
+                lg.setLevel(logging.WARNING)
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -372,8 +408,9 @@ class LightningResult:
 def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterations, params=None, init="he",
                     seed=0, lambd=0.0, l2_mode="cost", keep_probs=None, masks=None, X_dev=None, Y_dev=None,
                     X_test=None, Y_test=None, batch_size=None, early_stopping=None, checkpoint_dir=None,
-                    log_every=1, logger=False, accelerator="auto", devices=1, precision="64-true",
-                    deterministic=True, progress_bar=False, callbacks=(), strategy="auto"):
+                    log_every=None, logger=False, accelerator="auto", devices=1, precision="64-true",
+                    deterministic=True, progress_bar=False, callbacks=(), strategy="auto",
+                    check_every=CHECK_EVERY, verbose=False):
     """scratch.train's twin through Lightning: same arguments, same step convention.
 
     θ_0 = params, or initialize_parameters(layer_dims, init, rng=seed) as scratch.train draws it,
@@ -381,27 +418,35 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     Trainer(deterministic=True) apply during the run; the process-wide flags they set are restored
     afterwards. precision: "64-true" (float64, the parity reference) or "32-true"; accelerator
     "auto" picks CUDA when present. log_every: Lightning writes every that many steps (and validates
-    on the dev set as often). batch_size: mini-batches instead of the full batch. early_stopping:
+    on the dev set as often); default ceil(num_iterations / 100), a hundred points per curve
+    (log_every=1 writes and validates after every step, which costs more than the step). batch_size: mini-batches instead of the full batch. early_stopping:
     patience in validations; the best checkpoint is then reloaded (checkpoint_dir defaults to
     <logger dir or cwd>/checkpoints). callbacks: extra Lightning callbacks. devices > 1 (with
     strategy "ddp", or "ddp_spawn" from a notebook or a test) trains data-parallel, each process on
     its shard of the examples, with the same updates as one process (CourseDataModule). Returns a
     LightningResult.
+    Divergence (a non-finite cost, or non-finite parameters after an update) raises scratch.train's
+    FloatingPointError naming the first bad step; the flags stay on the device and are read every
+    check_every steps (torch_ref.divergence). verbose=False (default) silences Lightning's banners.
     """
     dtype = PRECISION_DTYPES[check_choice("precision", precision, tuple(PRECISION_DTYPES))]
+    num_iterations = check_count("num_iterations", num_iterations, minimum=1)
+    if log_every is None:
+        log_every = math.ceil(num_iterations / 100)
     if params is None:       # θ_0 exactly as scratch.train draws it from (init, rng=seed)
         params = initialize_parameters(list(layer_dims), init, rng=seed, dtype=convert.numpy_dtype(dtype))
     if early_stopping is not None and X_dev is None:
         raise ValueError("early_stopping needs dev data: give X_dev and Y_dev")
     if early_stopping is not None and checkpoint_dir is None:
         checkpoint_dir = os.path.join(getattr(logger, "log_dir", None) or os.getcwd(), "checkpoints")
-    with restored_global_state():
+    with restored_global_state(), quiet_lightning(verbose):
         pl.seed_everything(seed, verbose=False)
         data = CourseDataModule(X, Y, X_dev, Y_dev, X_test, Y_test, num_iterations=num_iterations,
                                 batch_size=batch_size, seed=seed, dtype=dtype)
         module = DeepNetModule(layer_dims, activations, learning_rate=learning_rate, keep_probs=keep_probs,
                                init=init, seed=seed, lambd=lambd, l2_mode=l2_mode, m=X.shape[1],
-                               dtype=str(dtype).removeprefix("torch."), params=params, masks=masks)
+                               dtype=str(dtype).removeprefix("torch."), params=params, masks=masks,
+                               check_every=check_every)
         trainer = lean_trainer(num_iterations, log_every=log_every, logger=logger, accelerator=accelerator,
                                devices=devices, precision=precision, deterministic=deterministic,
                                checkpoint_dir=checkpoint_dir, early_stopping=early_stopping, strategy=strategy,
