@@ -36,3 +36,23 @@ def test_parity_example_runs_and_passes(code):
 
 def test_there_are_parity_examples():
     assert len(PARITY_EXAMPLES) >= 2
+
+
+def test_every_code_fence_stands_alone_on_its_line():
+    """A fence followed by text on the same line (``` `tests/...` ...) turns the rest of the README into code."""
+    for number, line in enumerate(open(README, encoding="utf-8").read().splitlines(), start=1):
+        if line.lstrip().startswith("```"):
+            assert re.fullmatch(r"\s*```[a-z]*\s*", line), f"README.md:{number}: {line!r}"
+
+
+LIGHTNING_EXAMPLE = next(code for code in _blocks("python") if "train_lightning(" in code and "devices=2" not in code)
+
+
+@pytest.mark.filterwarnings("error::UserWarning")
+def test_lightning_example_runs_anywhere_quietly(capfd):
+    """The README's train_lightning snippet runs on a machine without a GPU and prints only its result."""
+    from torch_ref.lightning import restored_global_state
+    with restored_global_state():
+        exec(compile(LIGHTNING_EXAMPLE, "README.md", "exec"), {"__name__": "readme_example"})
+    out = capfd.readouterr()
+    assert out.err == "" and re.fullmatch(r"tensor\(0\.\d+\)\n", out.out), out
