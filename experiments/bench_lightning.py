@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from .cli import _Parser, _positive_int
+
 
 def _nets():
     from scratch.data import load_flower, split
@@ -69,14 +71,24 @@ def _default(X, Y, dims, acts, lr, steps):
         return time.perf_counter() - start
 
 
+def build_parser():
+    """The argument parser: every number is a positive integer, a bad one a one-line error
+    (exit status 2), with the validators and the parser class of the main command line."""
+    parser = _Parser(prog="python -m experiments.bench_lightning", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=_positive_int, default=2000, metavar="N",
+                        help="steps for the tiny net (default 2000)")
+    parser.add_argument("--deep-steps", type=_positive_int, default=100, metavar="N",
+                        help="steps for the deep net (default 100)")
+    parser.add_argument("--repeats", type=_positive_int, default=5, metavar="R",
+                        help="runs per setting; medians reported (default 5)")
+    parser.add_argument("--every", type=_positive_int, default=50, metavar="K",
+                        help="write every k steps (default 50)")
+    return parser
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.bench_lightning", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=2000, help="steps for the tiny net (default 2000)")
-    parser.add_argument("--deep-steps", type=int, default=100, help="steps for the deep net (default 100)")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per setting; medians reported (default 5)")
-    parser.add_argument("--every", type=int, default=50, help="write every k steps (default 50)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     import lightning.pytorch  # noqa: F401  (its import sets its loggers to INFO: quiet them after)
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)

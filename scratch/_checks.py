@@ -45,10 +45,22 @@ def check_array(name, A):
     return A
 
 
-def check_matrix(name, A, rows=None, cols=None, *, finite=True, layout="(rows, columns)", why=""):
-    """A must be a 2-D real ndarray, with `rows` rows and `cols` columns when given,
-    and (if finite=True) without NaN or inf. Returns A unchanged.
+def _axis_names(layout):
+    """The two axis names of a layout such as "(n_x, m)" -> ("n_x", "m"), else (None, None)."""
+    names = [part.strip() for part in layout.strip().strip("()").split(",")]
+    return tuple(names) if len(names) == 2 and all(names) else (None, None)
 
+
+def check_matrix(name, A, rows=None, cols=None, *, finite=True, allow_empty=False,
+                 layout="(rows, columns)", why=""):
+    """A must be a 2-D real ndarray, with `rows` rows and `cols` columns when given,
+    without a zero-size dimension (unless allow_empty=True) and (if finite=True)
+    without NaN or inf. Returns A unchanged.
+
+    An empty axis is rejected because nothing downstream is defined on it: a mean
+    over m = 0 examples is 0/0 = NaN, so an empty batch would show up as a NaN cost
+    (or a "diverged" training run) far from its cause. Callers for which an empty
+    array is meaningful pass allow_empty=True.
     layout: the course notation printed in messages, e.g. "(n_x, m)".
     why: an explanation appended to a shape mismatch, e.g. "(rows of A_prev)"; a str
     for both axes or a pair (why_rows, why_cols).
@@ -63,10 +75,16 @@ def check_matrix(name, A, rows=None, cols=None, *, finite=True, layout="(rows, c
             raise ValueError(
                 f"{name} must have shape {layout} with {want} {word}{extra}; got shape {A.shape}"
             )
-    if finite and A.dtype.kind == "f" and not np.isfinite(A).all():
-        bad = int(A.size - np.count_nonzero(np.isfinite(A)))
-        entries = "entry" if bad == 1 else "entries"
-        raise ValueError(f"{name} must be finite (no NaN or inf); got {bad} non-finite {entries}")
+    if not allow_empty and A.size == 0:
+        axis = 1 if A.shape[1] == 0 else 0
+        symbol = _axis_names(layout)[axis]
+        if axis == 1 and symbol == "m":
+            what = "one example (m >= 1)"
+        else:
+            what = f"one {('row', 'column')[axis]}" + (f" ({symbol} >= 1)" if symbol else "")
+        raise ValueError(f"{name} must have at least {what}; got shape {A.shape}")
+    if finite:
+        check_finite(name, A)
     return A
 
 
@@ -142,9 +160,12 @@ def check_choice(name, value, choices):
     return value
 
 
-def check_params(params, n_x=None, name="params"):
+def check_params(params, n_x=None, name="params", *, finite=False):
     """params must be {"W1", "b1", ..., "WL", "bL"} with W[l]: (n[l], n[l-1]) and
-    b[l]: (n[l], 1), consecutive layers fitting together (and n[0] = n_x when given).
+    b[l]: (n[l], 1), consecutive layers fitting together (and n[0] = n_x when given),
+    and (if finite=True) without NaN or inf, e.g. at prediction, where a NaN weight
+    would silently predict 0 for every example. finite defaults to False because the
+    training loops detect divergence themselves and report the iteration.
     Returns L, the number of layers.
     """
     if not isinstance(params, dict):
@@ -165,4 +186,17 @@ def check_params(params, n_x=None, name="params"):
         check_matrix(f"b{l}", params[f"b{l}"], rows=W.shape[0], cols=1, finite=False,
                      layout=f"(n[{l}], 1)", why=(f"(rows of W{l})", ""))
         n_prev = W.shape[0]
+    if finite:
+        for k in (f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")):
+            check_finite(f"{name}[{k!r}]", params[k])
     return L
+
+
+def check_finite(name, A):
+    """A (a real ndarray) must hold no NaN or inf; else ValueError counting the bad entries.
+    Returns A unchanged."""
+    if A.dtype.kind == "f" and not np.isfinite(A).all():
+        bad = int(A.size - np.count_nonzero(np.isfinite(A)))
+        entries = "entry" if bad == 1 else "entries"
+        raise ValueError(f"{name} must be finite (no NaN or inf); got {bad} non-finite {entries}")
+    return A

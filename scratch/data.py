@@ -125,8 +125,15 @@ class StandardizeStats:
     sigma: np.ndarray
 
     def apply(self, X):
-        X = check_matrix("X", X, rows=self.mu.shape[0])
+        X = _as_float(check_matrix("X", X, rows=self.mu.shape[0]))
         return (X - self.mu.astype(X.dtype)) / self.sigma.astype(X.dtype)
+
+
+def _as_float(X):
+    """Integer and bool arrays (e.g. uint8 pixels) as float64; float arrays unchanged (float32 stays
+    float32). Standardizing in the input's own integer dtype would cast μ and σ to it: μ truncated,
+    X - μ wrapping around in uint8, σ < 1 truncated to 0 and a division by zero (inf, NaN)."""
+    return X.astype(np.float64) if X.dtype.kind in "biu" else X
 
 
 def standardize(X_train, *others, eps=1e-12):
@@ -138,9 +145,11 @@ def standardize(X_train, *others, eps=1e-12):
     The course notes write x /= σ², dividing by the variance: a slip, that does not give unit variance;
     we divide by the standard deviation σ. A constant feature (σ <= eps) gets σ := 1, so it becomes 0
     instead of dividing by zero. X_train: (n_x, m); each of `others`: (n_x, m_k).
+    Integer and bool input (e.g. uint8 images) is converted to float64 first; float input keeps its
+    dtype (float32 stays float32).
     Returns (X_train_std, *others_std, stats) with stats a StandardizeStats (mu, sigma: (n_x, 1)).
     """
-    X_train = check_matrix("X_train", X_train)
+    X_train = _as_float(check_matrix("X_train", X_train))
     others = [check_matrix(f"others[{k}]", X, rows=X_train.shape[0]) for k, X in enumerate(others)]
     mu = X_train.mean(axis=1, keepdims=True)
     sigma = np.sqrt(((X_train - mu) ** 2).mean(axis=1, keepdims=True))

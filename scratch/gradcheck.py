@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from ._checks import check_array, check_positive
+from ._checks import check_array, check_finite, check_positive
 
 GRADCHECK_THRESHOLD = 1e-7   # float64 with ε = 1e-7: rounding ~1e-16/ε ≈ 1e-9 plus ε² terms
 
@@ -71,6 +71,17 @@ def gradients_to_vector(grads):
     return np.concatenate([np.asarray(grads[k]).reshape(-1, 1) for k in keys], axis=0)
 
 
+def _component(keys, like, i):
+    """The name of component i of θ as the reader knows it, e.g. "W1[0, 2]" (keys in θ's order)."""
+    for k in keys:
+        size = np.asarray(like[k]).size
+        if i < size:
+            index = np.unravel_index(i, np.shape(like[k]))
+            return f"{k}[{', '.join(str(int(j)) for j in index)}]"
+        i -= size
+    raise IndexError(i)                                         # unreachable: i < len(θ)
+
+
 def gradient_check(params, grads, cost_fn, epsilon=1e-7):
     """Relative difference between backprop's grads and the two-sided numerical gradient:
 
@@ -79,9 +90,20 @@ def gradient_check(params, grads, cost_fn, epsilon=1e-7):
     params {"W1", "b1", ...}, grads {"dW1", "db1", ...} (at params), cost_fn(params) -> float.
     Evaluate cost_fn on copies, never on params itself (left unchanged). Run in float64
     with any dropout masks fixed inside cost_fn. Returns a float (0.0 when both are 0).
+
+    Non-finite numbers raise ValueError rather than produce a score: NaN makes the ratio
+    NaN, and since NaN compares False with everything a caller's `difference < 1e-7`
+    could never tell, while inf/inf is NaN too. The message names what is non-finite:
+    a key of params or grads (e.g. "grads['dW1'] must be finite ..."), or the component
+    and perturbation at which cost_fn returned NaN or inf (e.g. "cost_fn returned nan at
+    theta + epsilon for W1[0, 2]").
     """
     epsilon = check_positive("epsilon", epsilon)
-    theta, _ = dictionary_to_vector(params)
+    theta, keys = dictionary_to_vector(params)
+    for k in keys:
+        check_finite(f"params[{k!r}]", params[k])
+    for k in _ordered_keys(grads, prefix="d"):
+        check_finite(f"grads[{k!r}]", grads[k])
     theta = theta.astype(np.float64)
     grad = gradients_to_vector(grads).astype(np.float64)
     if grad.shape != theta.shape:
@@ -89,13 +111,28 @@ def gradient_check(params, grads, cost_fn, epsilon=1e-7):
                          f"got {grad.shape[0]}")
     grad_approx = np.zeros_like(theta)
     for i in range(theta.shape[0]):
-        theta_plus = theta.copy()
-        theta_plus[i, 0] += epsilon
-        theta_minus = theta.copy()
-        theta_minus[i, 0] -= epsilon
-        J_plus = cost_fn(vector_to_dictionary(theta_plus, params))
-        J_minus = cost_fn(vector_to_dictionary(theta_minus, params))
-        grad_approx[i, 0] = (J_plus - J_minus) / (2 * epsilon)
+        J = {}
+        for sign, side in ((1.0, "theta + epsilon"), (-1.0, "theta - epsilon")):
+            theta_moved = theta.copy()
+            theta_moved[i, 0] += sign * epsilon
+            J[side] = float(cost_fn(vector_to_dictionary(theta_moved, params)))
+            if not np.isfinite(J[side]):
+                raise ValueError(f"cost_fn returned {J[side]} at {side} for {_component(keys, params, i)}; "
+                                 "the numerical gradient needs a finite cost on both sides")
+        with np.errstate(over="ignore"):
+            grad_approx[i, 0] = (J["theta + epsilon"] - J["theta - epsilon"]) / (2 * epsilon)
+        if not np.isfinite(grad_approx[i, 0]):
+            raise ValueError(f"the numerical gradient overflowed for {_component(keys, params, i)}: "
+                             f"(J(theta + epsilon) - J(theta - epsilon)) / (2 epsilon) with J = "
+                             f"{J['theta + epsilon']!r} and {J['theta - epsilon']!r}, epsilon = {epsilon!r}")
+    largest = max(np.abs(grad).max(), np.abs(grad_approx).max())
+    if largest == 0:
+        return 0.0
+    # The ratio is scale free, and ‖v‖₂ = √(Σ v²) overflows once entries pass ~1e154 although the
+    # ratio is still defined: divide both vectors by the power of two just above their largest
+    # entry (exact in IEEE arithmetic), so every entry is below 1 and no square can overflow.
+    scale = np.ldexp(1.0, -int(np.frexp(largest)[1]))
+    grad, grad_approx = grad * scale, grad_approx * scale
     numerator = np.linalg.norm(grad - grad_approx)
     denominator = np.linalg.norm(grad) + np.linalg.norm(grad_approx)
-    return float(numerator / denominator) if denominator > 0 else 0.0
+    return float(numerator / denominator)

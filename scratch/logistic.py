@@ -14,9 +14,11 @@ import math
 
 import numpy as np
 
-from ._checks import check_count, check_labels, check_matrix, check_positive, check_real
+from ._checks import (check_count, check_finite, check_labels, check_matrix, check_positive,
+                      check_real)
 from .activations import sigmoid
 from .losses import compute_cost
+from .train import divergence_error
 
 
 def initialize_with_zeros(dim):
@@ -107,16 +109,28 @@ def optimize(w, b, X, Y, num_iterations, learning_rate, print_cost=False):
     Records J every 100 iterations (i = 0, 100, ...) in `costs`, as the course
     does, and prints it when print_cost. w, b are not modified in place.
     Returns params {"w", "b"}, grads (of the last iteration), costs (list of floats).
+    Raises FloatingPointError (as scratch.train does) when the cost J_i or the updated
+    w, b become non-finite (e.g. a learning rate so large that α·dw overflows), naming
+    the iteration and the last finite cost, instead of returning inf or NaN.
     """
     b = _check_wbX(w, b, X)
+    check_finite("w", w)                            # a NaN start is bad input, not a divergence
     check_labels("Y", Y, m=X.shape[1])
     num_iterations = check_count("num_iterations", num_iterations, minimum=1)
     learning_rate = check_positive("learning_rate", learning_rate)
-    costs = []
+    costs, last_finite = [], None
     for i in range(num_iterations):
-        grads, cost = propagate(w, b, X, Y)
-        w = w - learning_rate * grads["dw"]
-        b = b - learning_rate * grads["db"]
+        with np.errstate(over="ignore", invalid="ignore"):      # divergence is detected explicitly below
+            grads, cost = propagate(w, b, X, Y)
+        if not math.isfinite(cost):
+            raise divergence_error(i, last_finite, cost=cost)
+        last_finite = (i, float(cost))
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = w - learning_rate * grads["dw"]
+            b = b - learning_rate * grads["db"]
+        bad = [k for k, v in (("w", w), ("b", b)) if not np.all(np.isfinite(v))]
+        if bad:
+            raise divergence_error(i, last_finite, bad_params=bad)
         if i % 100 == 0:
             costs.append(cost)
             if print_cost:
@@ -126,6 +140,8 @@ def optimize(w, b, X, Y, num_iterations, learning_rate, print_cost=False):
 
 def predict(w, b, X):
     """ŷ = 1 where σ(wᵀX + b) > 0.5, else 0 (F32). w: (n_x, 1), X: (n_x, m).
-    Returns a (1, m) int array."""
-    b = _check_wbX(w, b, X)
+    Returns a (1, m) int array. Non-finite w or b raise ValueError (a NaN weight would
+    otherwise predict 0 for every example)."""
+    b = _check_wbX(w, b, X)                                     # b: a finite number
+    check_finite("w", w)
     return (sigmoid(w.T @ X + b) > 0.5).astype(int)

@@ -171,7 +171,11 @@ def update_parameters(params, grads, learning_rate):
 
 def predict(X, params, activations, alpha=0.01):
     """ŷ = 1 where A[L] > 0.5, else 0 (F32); no dropout at prediction time.
-    X: (n_x, m). Returns a (1, m) int array of 0/1."""
+    X: (n_x, m). Returns a (1, m) int array of 0/1.
+    Non-finite parameters raise ValueError naming the key: NaN > 0.5 is False, so a NaN
+    weight would otherwise predict 0 for every example without a word."""
+    check_matrix("X", X, layout="(n_x, m)")
+    check_params(params, n_x=X.shape[0], finite=True)
     AL, _ = model_forward(X, params, activations, alpha=alpha)
     return (AL > 0.5).astype(int)
 

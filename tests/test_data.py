@@ -122,6 +122,49 @@ def test_standardize_constant_feature_and_inputs_unchanged():
         data.standardize(X, np.ones((3, 2)))
 
 
+
+def test_standardize_uint8_images_match_the_float64_result():
+    """uint8 pixels (0..255): the statistics and the output are those of the same values in
+    float64 (not μ cast to uint8, nor uint8 arithmetic wrapping around), for train and dev."""
+    rng = np.random.default_rng(7)
+    X_train = rng.integers(0, 256, (12, 30), dtype=np.uint8)
+    X_dev = rng.integers(0, 256, (12, 9), dtype=np.uint8)
+    Xf, Xdf = X_train.astype(np.float64), X_dev.astype(np.float64)
+    mu, sigma = Xf.mean(axis=1, keepdims=True), Xf.std(axis=1, keepdims=True)   # independent formula
+    X_tr_s, X_dev_s, stats = data.standardize(X_train, X_dev)
+    assert X_tr_s.dtype == X_dev_s.dtype == np.float64
+    np.testing.assert_allclose(stats.mu, mu, rtol=1e-12)
+    np.testing.assert_allclose(stats.sigma, sigma, rtol=1e-12)
+    np.testing.assert_allclose(X_tr_s, (Xf - mu) / sigma, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(X_dev_s, (Xdf - mu) / sigma, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(stats.apply(X_dev), (Xdf - mu) / sigma, rtol=1e-12, atol=1e-12)
+    f64 = data.standardize(Xf, Xdf)                                     # and the float64 path agrees
+    np.testing.assert_array_equal(X_tr_s, f64[0])
+    np.testing.assert_array_equal(X_dev_s, f64[1])
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint16, np.bool_])
+def test_standardize_integer_and_bool_input_become_float64(dtype):
+    X = np.array([[0, 1, 1, 0], [0, 1, 0, 1]]).astype(dtype)          # each row: μ = 1/2, σ = 1/2
+    X_s, stats = data.standardize(X)
+    assert X_s.dtype == np.float64 and np.all(np.isfinite(X_s))
+    np.testing.assert_array_equal(X_s, [[-1.0, 1.0, 1.0, -1.0], [-1.0, 1.0, -1.0, 1.0]])
+    np.testing.assert_array_equal(stats.mu, [[0.5], [0.5]])
+
+
+def test_standardize_large_int64_values():
+    X = np.array([[10**12, 10**12 + 2, 10**12 + 4]], dtype=np.int64)    # μ = 1e12 + 2, σ = √(8/3)
+    X_s, _ = data.standardize(X)
+    np.testing.assert_allclose(X_s, [[-2, 0, 2]] / np.sqrt(8 / 3), rtol=1e-12)
+
+
+def test_standardize_float32_stays_float32():
+    X = np.array([[0.0, 4.0, 0.0, 4.0]], dtype=np.float32)
+    X_s, X_dev_s, _ = data.standardize(X, X[:, :2])
+    assert X_s.dtype == X_dev_s.dtype == np.float32
+    np.testing.assert_array_equal(X_s, np.array([[-1.0, 1.0, -1.0, 1.0]], dtype=np.float32))
+    np.testing.assert_array_equal(X_dev_s, np.array([[-1.0, 1.0]], dtype=np.float32))
+
 # ---------------------------------------------------------------- split (F24)
 @FEW
 @given(m=st.integers(5, 300), seed=st.integers(0, 10_000))

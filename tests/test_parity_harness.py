@@ -178,11 +178,63 @@ def test_inputs_are_not_shared_or_mutated():
 
 # ------------------------------------------------------------ compare itself
 
-def test_compare_nonfinite_values_and_scalars():
-    assert compare("x", np.array([np.inf, -np.inf, np.nan]), torch.tensor([np.inf, -np.inf, np.nan], dtype=torch.float64)).passed
-    assert not compare("x", np.array([np.inf]), np.array([-np.inf])).passed
+def test_compare_nan_never_agrees():
+    """NaN on both sides is not agreement: a NaN says the computation broke, on one side or both."""
+    both = compare("x", np.array([np.inf, -np.inf, np.nan]),
+                   torch.tensor([np.inf, -np.inf, np.nan], dtype=torch.float64))
+    assert not both.passed and "non-finite" in both.message
+    for allow_inf in (False, True):
+        q = compare("dZ", np.array([[1.0, 2.0, np.nan]]), np.array([[1.0, 2.0, np.nan]]), allow_inf=allow_inf)
+        assert not q.passed
+        assert q.message.startswith("dZ: 1 non-finite value (nan on mine and nan on gold at index (0, 2))")
+    assert not compare("J", float("nan"), float("nan"), allow_inf=True).passed
+
+
+def test_compare_nonfinite_message_counts_and_names_the_first():
+    mine = np.array([[1.0, 2.0, np.nan], [np.inf, 0.5, 0.25]])
+    gold = np.array([[1.0, 2.0, 3.0], [4.0, -np.inf, 0.25]])
+    q = compare("dZ", mine, gold)
+    assert not q.passed
+    assert q.message.startswith("dZ: 3 non-finite values (nan on mine at index (0, 2))"), q.message
+    q = compare("A", np.array([[0.5, 1.0]]), np.array([[0.5, np.inf]]))
+    assert q.message.startswith("A: 1 non-finite value (inf on gold at index (0, 1))"), q.message
     assert not compare("x", np.array([np.nan]), np.array([1.0])).passed
     assert not compare("x", np.array([1.0]), np.array([np.inf])).passed
+
+
+def test_compare_inf_agrees_only_when_allowed_and_equal():
+    mine, gold = np.array([np.inf, -np.inf, 1.0]), torch.tensor([np.inf, -np.inf, 1.0], dtype=torch.float64)
+    q = compare("J", mine, gold)
+    assert not q.passed and "non-finite" in q.message and "allow_inf" in q.message
+    q = compare("J", mine, gold, allow_inf=True)
+    assert q.passed and q.message == "ok" and q.max_abs == 0.0
+    assert not compare("x", np.array([np.inf]), np.array([-np.inf]), allow_inf=True).passed     # sign differs
+    assert not compare("x", np.array([np.inf, 1.0]), np.array([1.0, np.inf]), allow_inf=True).passed
+    assert not compare("x", np.array([np.inf]), np.array([1e308]), allow_inf=True).passed
+    assert compare("J", math.inf, torch.tensor(math.inf, dtype=torch.float64), allow_inf=True).passed
+    assert not compare("J", math.inf, torch.tensor(math.inf, dtype=torch.float64)).passed
+    with pytest.raises(TypeError, match="allow_inf must be True or False"):
+        compare("J", 1.0, 1.0, allow_inf="yes")
+
+
+def test_compare_all_and_check_pass_allow_inf_through():
+    def mine(A, Y):
+        with np.errstate(divide="ignore"):
+            return {"J": float(-np.mean(np.where(Y == 1, np.log(A), np.log(1 - A)))), "A": A}
+
+    def gold(A, Y):                     # not F.binary_cross_entropy: it clamps log at -100
+        J = -torch.mean(torch.where(Y == 1, torch.log(A), torch.log(1 - A)))
+        return {"J": J, "A": A}
+    inputs = {"A": np.array([[1.0, 0.3]]), "Y": np.array([[0.0, 1.0]])}   # saturated wrong: J = inf
+    report = check(mine, gold, inputs, requires_grad=[])
+    assert not report.passed and report.first_failure == "J" and "non-finite" in report["J"].message
+    assert check(mine, gold, inputs, requires_grad=[], allow_inf=True).passed
+    from torch_ref.parity import compare_all
+    assert not compare_all({"J": math.inf}, {"J": math.inf}).passed
+    assert compare_all({"J": math.inf}, {"J": math.inf}, allow_inf=True).passed
+
+
+def test_compare_scalars_and_exact_dtypes():
     q = compare("J", 0.5, torch.tensor(0.5, dtype=torch.float32))       # Python float vs float32 0-d
     assert q.passed and q.tol == F32
     assert compare("pred", np.array([[0, 1]]), torch.tensor([[0, 1]])).tol == EXACT

@@ -6,7 +6,8 @@
     assert_parity(report)                             # names the first quantity that diverged
 
 Each quantity is checked for shape, dtype and value with the tolerance of its dtype
-(named constants below, DESIGN's table). `python -m torch_ref.parity` runs the formula
+(named constants below, DESIGN's table). A NaN or inf on either side fails, never counts as
+agreement (the same inf on both sides passes only with an explicit allow_inf=True; see compare). `python -m torch_ref.parity` runs the formula
 inventory (torch_ref.inventory) and prints the measured errors.
 """
 import math
@@ -94,12 +95,26 @@ class QuantityReport:
     message: str
 
 
-def compare(name, mine, gold, tol=None):
+def _describe(value):
+    """'nan', 'inf' or '-inf' for a non-finite float (repr would say 'nan' too, but not for -nan)."""
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def compare(name, mine, gold, tol=None, *, allow_inf=False):
     """Compare one quantity. mine: NumPy array or number (course layout); gold: NumPy array,
     torch tensor or number, already in mine's layout (transposing is the caller's job).
     tol: a Tolerance, default tolerance_for the less precise of the two dtypes.
-    NaN equals NaN and inf equals inf of the same sign. Returns a QuantityReport.
+
+    Non-finite values FAIL: NaN never agrees with anything, NaN included (a NaN says that a
+    computation broke, on one side or both, and two broken sides are no evidence of parity);
+    inf on either side fails too, unless the caller passed allow_inf=True explicitly AND both
+    sides hold the same inf (same sign) at the same places, e.g. the cross-entropy of a
+    saturated wrong prediction, whose exact value is +inf. The message counts the non-finite
+    values and names the first one, e.g. "dZ: 3 non-finite values (nan on mine at index (0, 2))".
+    Returns a QuantityReport.
     """
+    if not isinstance(allow_inf, bool):
+        raise TypeError(f"allow_inf must be True or False; got {type(allow_inf).__name__}")
     if gold is None:
         return failed_quantity(name, "gold (torch) value is None: did torch_fn call backward(), and is "
                         "the tensor a leaf with requires_grad?")
@@ -118,16 +133,33 @@ def compare(name, mine, gold, tol=None):
                               math.nan, math.nan, tol, False,
                               f"{name}: shape {shape} differs from gold shape {gold_shape}")
     af, gf = a.astype(np.float64), g.astype(np.float64)
-    same = (af == gf) | (np.isnan(af) & np.isnan(gf))                 # incl. inf == inf, nan == nan
-    finite = np.isfinite(af) & np.isfinite(gf)
+    finite_a, finite_g = np.isfinite(af), np.isfinite(gf)
+    finite = finite_a & finite_g
+    # the one non-finite agreement there is: the same inf on both sides, and only when asked for
+    same_inf = (np.isinf(af) & (af == gf)) if allow_inf else np.zeros(af.shape, bool)
+    nonfinite = ~finite & ~same_inf                                   # NaN anywhere, or an unmatched inf
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        diff = np.where(same, 0.0, np.where(finite, np.abs(af - gf), np.inf))   # inf: nan/inf vs other
+        diff = np.where(finite, np.abs(af - gf), np.where(same_inf, 0.0, np.inf))
         rel = np.where(diff == 0, 0.0, diff / np.abs(gf))
-        ok = same | (finite & (diff <= tol.atol + tol.rtol * np.abs(gf)))
+        ok = same_inf | (finite & (diff <= tol.atol + tol.rtol * np.abs(gf)))
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float(np.where(np.isnan(rel), np.inf, rel).max()) if rel.size else 0.0
     values_ok = bool(ok.all())
-    if not values_ok:
+    if nonfinite.any():
+        first = tuple(int(i) for i in np.argwhere(nonfinite)[0])
+        ma, mg = float(af[first]), float(gf[first])
+        if finite_a[first]:
+            where = f"{_describe(mg)} on gold"
+        elif finite_g[first]:
+            where = f"{_describe(ma)} on mine"
+        else:
+            where = f"{_describe(ma)} on mine and {_describe(mg)} on gold"
+        count = int(nonfinite.sum())
+        rule = ("NaN never agrees" if allow_inf else
+                "NaN never agrees; inf agrees only with the same inf on both sides and allow_inf=True")
+        message = (f"{name}: {count} non-finite value{'s' if count != 1 else ''} ({where} at index {first}); "
+                   f"{rule}")
+    elif not values_ok:
         worst = np.unravel_index(int(np.argmax(np.where(ok, -1.0, diff))), diff.shape) if diff.ndim else ()
         message = (f"{name}: {int((~ok).sum())} of {ok.size} values out of tolerance (rtol={tol.rtol:g}, "
                    f"atol={tol.atol:g}); worst at index {tuple(int(i) for i in worst)}: "
@@ -202,9 +234,10 @@ class ParityReport:
         return "\n".join(lines)
 
 
-def compare_all(mine, gold, names=None, tol=None):
+def compare_all(mine, gold, names=None, tol=None, *, allow_inf=False):
     """Compare two dicts of quantities key by key (mine's order, then gold-only keys).
-    names: the keys to compare, in order (default: all). A key missing on either side fails."""
+    names: the keys to compare, in order (default: all). A key missing on either side fails.
+    allow_inf: passed to compare for every key (NaN fails regardless; see compare)."""
     keys = list(names) if names is not None else list(mine) + [k for k in gold if k not in mine]
     out = []
     for k in keys:
@@ -213,7 +246,7 @@ def compare_all(mine, gold, names=None, tol=None):
         elif k not in gold:
             out.append(failed_quantity(k, f"missing from the torch result (it has {list(gold)})"))
         else:
-            out.append(compare(k, mine[k], gold[k], tol))
+            out.append(compare(k, mine[k], gold[k], tol, allow_inf=allow_inf))
     return ParityReport(out)
 
 
@@ -226,7 +259,7 @@ def _as_dict(result, side):
 
 
 def check(numpy_fn, torch_fn, inputs, dtype=np.float64, names=None, requires_grad=None, tol=None,
-          batch_first=()):
+          batch_first=(), *, allow_inf=False):
     """Run both implementations on the same inputs and compare what they return.
 
     numpy_fn(**inputs) -> dict name -> NumPy array/number (your code, your layout).
@@ -245,6 +278,8 @@ def check(numpy_fn, torch_fn, inputs, dtype=np.float64, names=None, requires_gra
         returns them batch first (m, n). The harness transposes them both ways (convert.to_torch
         and convert.to_numpy), so neither side bends its convention. Parameters such as W, whose
         orientation is the same on both sides, stay out of it.
+    allow_inf: let the same inf at the same places on both sides agree (default False: any
+        NaN or inf fails; NaN always fails). Pass it only where inf is the exact answer.
     Returns a ParityReport: .passed, .first_failure, str() a table.
     """
     if not isinstance(inputs, dict):
@@ -273,7 +308,7 @@ def check(numpy_fn, torch_fn, inputs, dtype=np.float64, names=None, requires_gra
     gold = _as_dict(torch_fn(**tensors), "torch_fn")
     gold = {k: (convert.to_numpy(v) if k in batch_first and isinstance(v, torch.Tensor) and v.ndim == 2 else v)
             for k, v in gold.items()}
-    return compare_all(mine, gold, names=names, tol=tol)
+    return compare_all(mine, gold, names=names, tol=tol, allow_inf=allow_inf)
 
 
 def assert_parity(report):

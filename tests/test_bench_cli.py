@@ -1,0 +1,39 @@
+"""experiments/bench_lightning.py's arguments: a bad number is a one-line error with exit status 2,
+before any benchmark runs (the benchmark itself is never run here)."""
+import pytest
+
+from experiments import bench_lightning
+
+
+@pytest.fixture
+def no_benchmark(monkeypatch):
+    """Fail loudly if argument parsing lets a call through to the benchmark."""
+    def ran(*args, **kwargs):
+        raise AssertionError("the benchmark started: the arguments were not rejected")
+    monkeypatch.setattr(bench_lightning, "_nets", ran)
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--steps", "-1"], "--steps"),
+    (["--steps", "0"], "--steps"),
+    (["--steps", "2.5"], "--steps"),
+    (["--repeats", "0"], "--repeats"),
+    (["--deep-steps", "-3"], "--deep-steps"),
+    (["--every", "0"], "--every"),
+    (["--every", "ten"], "--every"),
+])
+def test_bad_numbers_are_one_line_errors(argv, option, no_benchmark, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench_lightning.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"argument {option}: expected a positive integer, got {argv[1]!r}" in err, err
+
+
+def test_good_numbers_parse():
+    args = bench_lightning.build_parser().parse_args(
+        ["--steps", "30", "--deep-steps", "2", "--repeats", "1", "--every", "5"])
+    assert (args.steps, args.deep_steps, args.repeats, args.every) == (30, 2, 1, 5)
+    defaults = bench_lightning.build_parser().parse_args([])
+    assert (defaults.steps, defaults.deep_steps, defaults.repeats, defaults.every) == (2000, 100, 5, 50)
