@@ -7,11 +7,13 @@ diverges when
 Both look only at numbers already computed, so the verdict does not depend on how a BLAS
 rounds an overflow; the error is scratch.train.divergence_error, word for word.
 
-Reading a flag back to the host synchronises a GPU with the CPU, so the checks stay on the
-device: each step updates a few 0-d tensors (first bad step, why, last finite cost) with
-torch.where, and the host reads them only in `raise_if_diverged`, which the loops call every
-`check_every` steps, before every logged step (so no record of a diverged run is ever written)
-and at the end. The error still names the FIRST bad step, found up to check_every - 1 steps late.
+Reading a value back to the host synchronises a GPU with the CPU, so nothing is read per step:
+after_forward keeps the 0-d cost tensor J_i it is given (no kernel at all), after_update computes
+max|p| per parameter on the device (one kernel per parameter: NaN and inf propagate through a max,
+and a max of finite numbers cannot overflow, so it is non-finite exactly when p is). The host reads
+what was kept only in `raise_if_diverged`, which the loops call every `check_every` steps, before
+every logged step (so no record of a diverged run is ever written) and at the end; the error
+still names the FIRST bad step, found up to check_every - 1 steps late.
 """
 import math
 
@@ -20,9 +22,6 @@ import torch
 from scratch.train import divergence_error
 
 CHECK_EVERY = 100     # default: steps between host reads of the flags (one sync per that many steps)
-
-_COST, _PARAMS = 1, 2  # why a step diverged
-
 
 def check_finite_parameters(module, what="model's parameters"):
     """ValueError naming the parameters of `module` that are not finite (a training loop's entry check)."""
@@ -33,7 +32,7 @@ def check_finite_parameters(module, what="model's parameters"):
 
 
 class DivergenceGuard:
-    """Tracks, on the device, the first step whose cost or updated parameters are not finite.
+    """Finds the first step whose cost or updated parameters are not finite, reading the device rarely.
 
     names: the parameter names, in the order the parameters are given to after_update
     (e.g. the scratch names "W1", "b1", ... of a DeepNet, as scratch.train reports them).
@@ -41,66 +40,38 @@ class DivergenceGuard:
 
     def __init__(self, names, check_every=CHECK_EVERY):
         self.names, self.check_every = list(names), int(check_every)
-        self._state = None
-
-    def _init(self, like):
-        dev = like.device
-        self._state = {
-            "first": torch.tensor(-1, device=dev),                         # first bad step, -1: none
-            "why": torch.tensor(0, device=dev),                            # _COST or _PARAMS
-            "bad_cost": torch.tensor(math.nan, dtype=torch.float64, device=dev),
-            "bad_params": torch.zeros(len(self.names), dtype=torch.bool, device=dev),
-            "last_cost": torch.tensor(math.nan, dtype=torch.float64, device=dev),
-            "last_step": torch.tensor(-1, device=dev),
-        }
+        self._costs, self._maxabs = [], []        # (step, tensor) kept since the last read
+        self._last = None                         # (step, cost) of the last finite cost read so far
 
     def after_forward(self, step, cost):
-        """Check 1: J_step (a 0-d tensor) is finite. No host synchronisation."""
-        cost = cost.detach().to(torch.float64)
-        if self._state is None:
-            self._init(cost)
-        s = self._state
-        clean = s["first"] < 0
-        finite = torch.isfinite(cost)
-        new = clean & ~finite
-        s["first"] = torch.where(new, step, s["first"])
-        s["why"] = torch.where(new, _COST, s["why"])
-        s["bad_cost"] = torch.where(new, cost, s["bad_cost"])
-        ok = clean & finite
-        s["last_cost"] = torch.where(ok, cost, s["last_cost"])
-        s["last_step"] = torch.where(ok, step, s["last_step"])
+        """Check 1 on J_step (a 0-d tensor), kept for the next read: no kernel, no synchronisation."""
+        self._costs.append((int(step), cost.detach()))
 
     @torch.no_grad()
     def after_update(self, step, params):
-        """Check 2: θ_{step+1} (the parameters after update `step`) is finite. No host synchronisation."""
-        params = list(params)
-        if self._state is None:
-            self._init(params[0])
-        s = self._state
-        bad = torch.stack([~torch.isfinite(p).all() for p in params])
-        new = (s["first"] < 0) & bad.any()
-        s["first"] = torch.where(new, step, s["first"])
-        s["why"] = torch.where(new, _PARAMS, s["why"])
-        s["bad_params"] = torch.where(new, bad, s["bad_params"])
+        """Check 2 on θ_{step+1}, the parameters after update `step`: max|p| per parameter, on the device."""
+        self._maxabs.append((int(step), torch.stack([torch.linalg.vector_norm(p, math.inf) for p in params])))
 
     def due(self, step):
-        """Whether the host should read the flags after step `step` (every check_every steps)."""
+        """Whether the host should read the checks after step `step` (every check_every steps)."""
         return (step + 1) % self.check_every == 0
 
     def raise_if_diverged(self):
-        """Read the flags (one synchronisation) and raise scratch's FloatingPointError naming the
+        """Read what was kept (one synchronisation) and raise scratch's FloatingPointError naming the
         first bad step, its cost or its non-finite parameters, and the last finite cost before it."""
-        if self._state is None:
-            return
-        s = {k: v.cpu() for k, v in self._state.items()}
-        first = int(s["first"])
-        if first < 0:
-            return
-        last = (int(s["last_step"]), float(s["last_cost"])) if int(s["last_step"]) >= 0 else None
-        if int(s["why"]) == _COST:
-            raise divergence_error(first, last, cost=float(s["bad_cost"]))
-        bad = [n for n, b in zip(self.names, s["bad_params"].tolist()) if b]
-        raise divergence_error(first, last, bad_params=bad)
+        costs, maxabs, self._costs, self._maxabs = self._costs, self._maxabs, [], []
+        cost_at = dict(zip([i for i, _ in costs], torch.stack([c for _, c in costs]).double().cpu().tolist())
+                       if costs else [])
+        params_at = dict(zip([i for i, _ in maxabs], torch.stack([m for _, m in maxabs]).cpu().tolist())
+                         if maxabs else [])
+        for step in sorted(set(cost_at) | set(params_at)):       # at each step: check 1, then check 2
+            if step in cost_at:
+                if not math.isfinite(cost_at[step]):
+                    raise divergence_error(step, self._last, cost=cost_at[step])
+                self._last = (step, cost_at[step])
+            if step in params_at and not all(map(math.isfinite, params_at[step])):
+                bad = [n for n, v in zip(self.names, params_at[step]) if not math.isfinite(v)]
+                raise divergence_error(step, self._last, bad_params=bad)
 
 
 def parameter_names(model):

@@ -257,7 +257,8 @@ class DeepNetModule(pl.LightningModule):
         if self._records():
             self.guard.raise_if_diverged()                     # never log a diverged step
             with torch.no_grad():                              # accuracy of θ_i without dropout (scratch's rule)
-                proba = torch.sigmoid(z) if self.model.keep_probs is None else self.model.predict_proba(x)
+                proba = torch.sigmoid(z) if self.model.keep_probs is None else \
+                    self.model.layer_outputs(x, dropout=False)[-1][1]
             self.train_metrics(proba, y.int())
             self._log("train/cost", cost, prog_bar=True)
             self.log_dict(self.train_metrics)                  # metric objects: the value of this batch

@@ -15,6 +15,7 @@ from scratch._checks import check_activation, check_count, check_keep_prob, chec
 from scratch.initializers import INIT_METHODS, initialize_parameters
 
 from . import convert
+from .divergence import check_finite_parameters
 from .functional import activation as _activation
 
 
@@ -123,12 +124,17 @@ class DeepNet(nn.Module):
         return self.layer_outputs(x, masks)[-1][0]
 
     def predict_proba(self, x):
-        """ŷ = g[L](Z[L]) (m, n[L]), without dropout (none at prediction)."""
+        """ŷ = g[L](Z[L]) (m, n[L]), without dropout (none at prediction).
+        Non-finite parameters raise ValueError naming the parameter (a NaN weight would
+        otherwise give NaN probabilities, and predict 0 for every example). Training loops call
+        layer_outputs instead: they check their parameters once at the entry and then every step."""
+        check_finite_parameters(self, "DeepNet parameters")
         return self.layer_outputs(x, dropout=False)[-1][1]
 
     @torch.no_grad()
     def predict(self, x):
-        """0/1 predictions (ŷ > 0.5) as an int64 tensor (m, n[L]), without dropout."""
+        """0/1 predictions (ŷ > 0.5) as an int64 tensor (m, n[L]), without dropout.
+        Non-finite parameters raise ValueError naming the parameter (see predict_proba)."""
         return (self.predict_proba(x) > 0.5).to(torch.int64)
 
     @classmethod

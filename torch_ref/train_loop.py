@@ -16,8 +16,9 @@ from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, p
 
 def _accuracy(model, x, y):
     """F32: fraction of examples with (ŷ > 0.5) == y, without dropout (scratch.train's rule)."""
-    with torch.no_grad():
-        return (model.predict(x) == y).to(torch.float64).mean().item()
+    with torch.no_grad():          # layer_outputs, not predict: the loop checks its parameters itself
+        proba = model.layer_outputs(x, dropout=False)[-1][1]
+        return ((proba > 0.5).to(y.dtype) == y).to(torch.float64).mean().item()
 
 
 def train_plain(model, X, Y, *, learning_rate, num_iterations, lambd=0.0, l2_mode="cost", masks=None,
