@@ -2,11 +2,30 @@
 
 Only argparse and the config reader are imported up front, so --help and bad options answer
 at once; NumPy, torch and Lightning load when an experiment runs.
+
+Exit status (EXIT_STATUSES, also in --help):
+    0    done; when several implementations ran, they agree in every variant
+    1    error: unknown experiment, missing or unreadable file, --data for an experiment that
+         reads none, no CUDA device, diverged training (non-finite cost or parameters)
+    2    usage: a bad option or value
+    3    implementations disagree: in some variant, their costs part at a logged step by more
+         than TRAJECTORY_RTOL relative, or their final cost or parameters differ (see the
+         "parity ...: DIFFER" lines)
+    130  interrupted (Ctrl-C)
 """
 import argparse
 import sys
 
 from .config import IMPLS, list_experiments, load_config
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DISAGREE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_STATUSES = (
+    (EXIT_OK, "done; the implementations agree in every variant (when several ran)"),
+    (EXIT_ERROR, "error: unknown experiment, missing file, --data where unused, no CUDA, diverged training"),
+    (EXIT_USAGE, "usage: a bad option or value"),
+    (EXIT_DISAGREE, "implementations disagree: some variant's verdict is DIFFER"),
+    (EXIT_INTERRUPTED, "interrupted"),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +72,8 @@ def build_parser():
                "examples:\n  python -m experiments                      # the main job\n"
                "  python -m experiments init --impl all       # a classic experiment, all three implementations\n"
                "  python -m experiments --steps 500 --device cuda\n"
-               "  tensorboard --logdir logs                   # then open the printed address",
+               "  tensorboard --logdir logs/flower            # the runs of one experiment (printed after each run)\n\n"
+               "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_STATUSES),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", nargs="?", default="flower",
                         help="an experiment name from the list below, or a path to a .toml config (default: flower)")
@@ -65,29 +85,37 @@ def build_parser():
     parser.add_argument("--lr", type=_positive_float, metavar="ALPHA", help="learning rate α (learning_rate)")
     parser.add_argument("--seed", type=_nonneg_int, metavar="S", help="seed of the data, split, θ_0 and dropout")
     parser.add_argument("--log-every", type=_positive_int, metavar="K", help="write TensorBoard scalars every K steps")
-    parser.add_argument("--logdir", default="logs", metavar="DIR", help="TensorBoard log directory (default: logs)")
+    parser.add_argument("--logdir", default="logs", metavar="DIR",
+                        help="TensorBoard log directory; DIR/EXPERIMENT is replaced by each run (default: logs)")
     parser.add_argument("--data", nargs=2, metavar=("TRAIN_H5", "TEST_H5"),
-                        help="the course's train_catvnoncat.h5 and test_catvnoncat.h5 (experiment catvnoncat)")
+                        help="the course's train_catvnoncat.h5 and test_catvnoncat.h5 (experiment catvnoncat only)")
     return parser
 
 
 def main(argv=None):
-    """Parse argv, run the experiment, return the exit status. Errors the user can fix (bad
-    option, unknown experiment, missing file, diverged training) print one line, status 1."""
+    """Parse argv, run the experiment, return the exit status (EXIT_STATUSES). Errors the user can
+    fix (unknown experiment, missing file, --data where unused, diverged training) print one line,
+    status 1; a bad option, status 2; implementations that disagree, their verdicts in the report
+    and one line on stderr, status 3."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.experiment)
         changes = {k: v for k, v in (("num_iterations", args.steps), ("learning_rate", args.lr),
                                      ("seed", args.seed), ("log_every", args.log_every)) if v is not None}
-        cfg = cfg.replace(**changes)
+        cfg = cfg.override(**changes)                 # over every variant's own value too
         from .main_job import main_job     # numpy, torch, ... load from here on
-        main_job(cfg, impls=args.impl, logdir=args.logdir, device=args.device,
-                 data_paths=args.data)
+        runs = main_job(cfg, impls=args.impl, logdir=args.logdir, device=args.device,
+                        data_paths=args.data)
     except (ValueError, TypeError, FileNotFoundError, ImportError, FloatingPointError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
-    return 0
+        return EXIT_INTERRUPTED
+    differ = [vr.variant or cfg.name for vr in runs if not vr.agree]
+    if differ:
+        print(f"{parser.prog}: implementations disagree ({', '.join(differ)}; see the parity lines); "
+              f"exit status {EXIT_DISAGREE}", file=sys.stderr)
+        return EXIT_DISAGREE
+    return EXIT_OK

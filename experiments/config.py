@@ -71,6 +71,14 @@ class Config:
         """A copy with some fields changed (lists become tuples), validated again."""
         return dataclasses.replace(self, **{k: _freeze(v) for k, v in changes.items()})
 
+    def override(self, **changes):
+        """A copy with `changes` applied everywhere, the base config and every variant: a variant's
+        own value of a changed key gives way, so a command-line value (--lr, --steps, ...) is what
+        every run uses, also in a sweep whose variants set their own learning_rate."""
+        variants = tuple(Variant(v.name, {k: val for k, val in v.overrides.items() if k not in changes})
+                         for v in self.variants)
+        return self.replace(variants=variants, **changes)
+
     def runs(self):
         """[(variant name or None, Config)]: the base config alone, or one Config per variant."""
         if not self.variants:

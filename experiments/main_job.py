@@ -4,7 +4,9 @@
 trained from the same θ_0 by scratch (NumPy), the plain PyTorch loop and Lightning, in float64.
 The report gives, per implementation, J(θ_N) (the training cost of the final parameters, L2
 included), train/dev/test accuracy and the training wall time; then the largest difference
-between the final parameters of any two implementations, and how to open TensorBoard.
+between the final parameters of any two implementations, a parity verdict per variant when
+several implementations ran (the first logged step where their cost curves part, and how the
+parameter difference grew), and how to open TensorBoard on the experiment just run.
 """
 import itertools
 import os
@@ -21,29 +23,103 @@ def max_param_difference(a, b):
     return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
-def parity_verdict(results):
-    """One line: do the implementations agree, by DESIGN's trajectory tolerance (rtol 1e-8 on the
-    final cost; the parameters to the same rtol, atol 1e-12)? results: RunResults of one variant."""
+def _sci(value):
+    """A difference with one significant digit and a short exponent: 0, 2e-16, 3e-1, 4e0, inf."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+GROWTH_DECADES = 4    # the growth line marks the first logged step past 1e-16, 1e-12, 1e-8, ...
+
+
+def growth_line(comparison):
+    """One line: how the relative parameter difference (runner.relative_param_difference) of
+    comparison.impl from the reference grew over the logged steps: its value at the first logged
+    step, the first nonzero one, the first logged step past each GROWTH_DECADES decades (1e-12,
+    1e-8, 1e-4, 1, ...), the last logged step, and at θ_N. Rounding differences amplified by an
+    unstable run grow by steady decades from 1e-16; a bug shows a large difference from the start."""
+    steps, diffs = comparison.steps, comparison.param_rel_diff
+    points = [0]
+    nonzero = np.flatnonzero(diffs > 0)
+    if diffs[0] == 0 and nonzero.size:
+        points.append(int(nonzero[0]))
+    finite = diffs[np.isfinite(diffs) & (diffs > 0)]
+    if finite.size:
+        top = np.log10(finite.max()) if np.isfinite(diffs).all() else np.inf
+        low = GROWTH_DECADES * np.ceil(np.log10(finite.min()) / GROWTH_DECADES)
+        for exponent in np.arange(low, min(top, 300) + 1e-9, GROWTH_DECADES):
+            crossed = np.flatnonzero(diffs >= 10.0 ** exponent)
+            if crossed.size and crossed[0] > points[-1]:
+                points.append(int(crossed[0]))
+    if len(steps) - 1 > points[-1]:
+        points.append(len(steps) - 1)
+    trail = " → ".join([f"{_sci(diffs[j])} (step {steps[j]})" for j in points]
+                       + [f"{_sci(comparison.final_param_rel_diff)} (final θ)"])
+    return (f"    θ difference {comparison.impl} vs {comparison.reference} (max over arrays of "
+            f"max|θa - θb| / max|θb|): {trail}")
+
+
+def parity_verdict(results, comparisons=None, variant=None):
+    """One line: do the implementations agree, by DESIGN's trajectory tolerance (float64 training
+    runs: J_i at every logged step within rtol TRAJECTORY_RTOL = 1e-8; J(θ_N) to the same rtol, θ_N
+    also atol 1e-12)? results: RunResults of one variant, the first the reference; comparisons:
+    runner.compare of the others against it (computed when not given); variant: its name, or None."""
     from torch_ref.parity import TRAJECTORY_RTOL              # loaded only when several impls ran
+    if comparisons is None:
+        comparisons = runner.compare_variant(results)
+    label = f"parity {variant}:" if variant else "parity:"
     ref, bad = results[0], []
-    for r in results[1:]:
-        if not np.isclose(r.final_cost, ref.final_cost, rtol=TRAJECTORY_RTOL, atol=0):
-            bad.append(f"{r.impl}'s final cost")
-        if not all(np.allclose(r.params[k], ref.params[k], rtol=TRAJECTORY_RTOL, atol=1e-12) for k in ref.params):
-            bad.append(f"{r.impl}'s parameters")
-    names = ", ".join(r.impl for r in results)
+    for c in comparisons:
+        if c.first_parting is not None:
+            at = int(np.flatnonzero(c.steps == c.first_parting)[0])
+            bad.append(f"{c.impl}'s cost parts at step {c.first_parting} (relative difference "
+                       f"{c.cost_rel_diff[at]:.1e})")
+        elif not c.final_cost_ok:
+            bad.append(f"{c.impl}'s final cost")
+        if not c.final_params_ok:
+            bad.append(f"{c.impl}'s final parameters (relative difference {_sci(c.final_param_rel_diff)})")
     if bad:
-        return f"parity: DIFFER from {ref.impl}: {', '.join(bad)} (tolerance rtol {TRAJECTORY_RTOL:g})"
-    return f"parity: {names} agree (final cost and every parameter within rtol {TRAJECTORY_RTOL:g})"
+        return f"{label} DIFFER from {ref.impl}: {', '.join(bad)} (tolerance rtol {TRAJECTORY_RTOL:g})"
+    names = ", ".join(r.impl for r in results)
+    largest = max(max(c.param_rel_diff.max(initial=0), c.final_param_rel_diff) for c in comparisons)
+    steps = comparisons[0].steps if comparisons else ()
+    what = (f"cost at every logged step, {len(steps)} from {steps[0]} to {steps[-1]}, and final parameters"
+            if len(steps) else "final cost and every parameter")
+    return (f"{label} {names} agree ({what} within rtol {TRAJECTORY_RTOL:g}; largest relative θ "
+            f"difference {_sci(largest)})")
+
+
+def verdict_lines(vr):
+    """The verdict of VariantRuns vr (parity_verdict) and, when they differ, the growth_line of the
+    implementation that parted first (or ended farthest apart). [] when one implementation ran."""
+    if len(vr.results) < 2:
+        return []
+    lines = [parity_verdict(vr.results, vr.comparisons, vr.variant)]
+    parted = [c for c in vr.comparisons if not c.agree and len(c.steps)]
+    if parted:
+        first = min(parted, key=lambda c: (c.first_parting if c.first_parting is not None else np.inf,
+                                           -c.final_param_rel_diff))
+        lines.append(growth_line(first))
+    return lines
+
+
+def _per_variant(cfg, *keys):
+    """Whether every variant of cfg sets one of `keys` itself (the base value is then never used)."""
+    return bool(cfg.variants) and all(any(k in v.overrides for k in keys) for v in cfg.variants)
 
 
 def _describe(cfg, sizes):
-    """One line: network, data sizes, steps, learning rate, regularization, θ_0."""
-    net = f"{list(cfg.layer_dims)} {'/'.join(cfg.activations)}"
+    """One line: network, data sizes, steps, learning rate, regularization, θ_0 ("per variant" for
+    what every variant sets itself)."""
+    net = ("network per variant" if _per_variant(cfg, "layer_dims", "activations")
+           else f"{list(cfg.layer_dims)} {'/'.join(cfg.activations)}")
+    rate = "per variant" if _per_variant(cfg, "learning_rate") else cfg.learning_rate
     extra = "".join(f", {k} {v}" for k, v in (("lambd", cfg.lambd), ("keep_probs", cfg.keep_probs)) if v)
     split = " / ".join(f"{k} {n}" for k, n in sizes.items() if n)
     return (f"{net} on {cfg.dataset} ({split}); {cfg.num_iterations} full-batch steps, learning_rate "
-            f"{cfg.learning_rate}{extra}, float64; same θ_0 for all (init {cfg.init}, seed {cfg.seed})")
+            f"{rate}{extra}, float64; same θ_0 for all (init {cfg.init}, seed {cfg.seed})")
 
 
 def _acc(value):
@@ -70,22 +146,23 @@ def format_report(cfg, runs, logdir, total_s=None):
         pairs = list(itertools.combinations(vr.results, 2))
         if pairs and not sweep:
             diffs = ", ".join(f"{b.impl} vs {a.impl} {max_param_difference(b.params, a.params):.1e}" for a, b in pairs)
-            lines += ["", f"largest parameter difference |θ_a - θ_b| after training: {diffs}",
-                      parity_verdict(vr.results)]
+            lines += ["", f"largest parameter difference |θ_a - θ_b| after training: {diffs}"]
         elif pairs:
             worst = max(max_param_difference(a.params, b.params) for a, b in pairs)
             lines.append(f"{'':12} largest |θ_a - θ_b| between implementations: {worst:.1e}")
+        lines += verdict_lines(vr)
     impls = sorted({r.impl for vr in runs for r in vr.results}, key=("scratch", "torch", "lightning").index)
     where = os.path.join(logdir, cfg.name, "<variant>" if sweep else "", "{" + ",".join(impls) + "}")
     if total_s is not None:
         lines += ["", f"total {total_s:.1f} s (loading torch and Lightning and writing TensorBoard included)"]
     lines += ["", f"TensorBoard runs: {where.replace(os.sep * 2, os.sep)}. Open them with:",
-              f"    tensorboard --logdir {shlex.quote(logdir)}"]
+              f"    tensorboard --logdir {shlex.quote(os.path.join(logdir, cfg.name))}"]
     return "\n".join(lines)
 
 
 def main_job(cfg, impls=None, logdir="logs", device=None, data_paths=None):
-    """Run cfg (runner.run) and print its report; returns the VariantRuns."""
+    """Run cfg (runner.run) and print its report; returns the VariantRuns (VariantRuns.agree
+    says whether its implementations agree)."""
     start = time.perf_counter()
     runs = runner.run(cfg, impls=impls, logdir=logdir, device=device, data_paths=data_paths)
     print(format_report(cfg, runs, logdir, total_s=time.perf_counter() - start))

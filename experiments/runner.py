@@ -4,13 +4,18 @@ Each implementation trains with its own code and is evaluated with its own code:
 scratch with scratch.train / scratch.network, torch with torch_ref.train_loop.train_plain
 and DeepNet, Lightning with torch_ref.lightning (imported only when it runs: `import
 lightning` takes seconds). All in float64; each writes its TensorBoard run (experiments.tb).
+
+Each run also records its trajectory, J_i and θ_i at the logged steps (θ_i: the parameters
+before update i, one flat float64 vector per step), so that the implementations are compared
+step by step (compare), not only by where they ended.
 """
 import contextlib
 import logging
 import os
+import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,23 +37,146 @@ class Dataset:
 @dataclass
 class RunResult:
     """What one implementation produced: θ_N, J(θ_N) on the training set (with L2, without dropout),
-    accuracies {"train", "dev", "test"} (θ_N, no dropout), the training wall time and the run dir."""
+    accuracies {"train", "dev", "test"} (θ_N, no dropout), the training wall time and the run dir;
+    and its trajectory at the logged steps i = 0, k, 2k, ...: steps (int array), costs (J_i, the
+    training cost before update i) and thetas ((len(steps), n) float64: row j is θ_steps[j]
+    flattened by flatten_params). None where a run was not recorded."""
     impl: str
     params: dict
     final_cost: float
     accuracy: dict
     wall_s: float
     run_dir: str
+    steps: np.ndarray = None
+    costs: np.ndarray = None
+    thetas: np.ndarray = None
+
+
+@dataclass
+class Comparison:
+    """One implementation against the reference (the first that ran) over the logged steps.
+
+    steps; cost_rel_diff |J_a - J_ref| / |J_ref| and param_rel_diff (relative_param_difference of
+    θ_i) per logged step; first_parting: the first logged step whose costs differ by more than
+    TRAJECTORY_RTOL relative (None if none); final_param_rel_diff of θ_N; final_cost_ok and
+    final_params_ok: J(θ_N) and θ_N within DESIGN's trajectory tolerance (rtol 1e-8; parameters
+    atol 1e-12), the check the main job made before trajectories were recorded."""
+    impl: str
+    reference: str
+    steps: np.ndarray
+    cost_rel_diff: np.ndarray
+    param_rel_diff: np.ndarray
+    first_parting: object
+    final_param_rel_diff: float
+    final_cost_ok: bool
+    final_params_ok: bool
+
+    @property
+    def agree(self):
+        return self.first_parting is None and self.final_cost_ok and self.final_params_ok
 
 
 @dataclass
 class VariantRuns:
     """The runs of one variant (None without variants): its Config, the data sizes
-    {"train", "dev", "test"} and one RunResult per implementation."""
+    {"train", "dev", "test"}, one RunResult per implementation, and one Comparison per
+    implementation after the first (empty when one implementation ran)."""
     variant: str
     config: object
     sizes: dict
     results: list
+    comparisons: list = field(default_factory=list)
+
+    @property
+    def agree(self):
+        """True when every implementation agrees with the reference (or only one ran)."""
+        return all(c.agree for c in self.comparisons)
+
+
+def param_keys(params):
+    """The parameter names in layer order, W1, b1, W2, b2, ...: the order of a flattened θ."""
+    return sorted(params, key=lambda k: (int(k[1:]), k[0] != "W"))
+
+
+def flatten_params(params):
+    """θ as one float64 vector (each array row-major, in param_keys order): a compact snapshot."""
+    return np.concatenate([np.asarray(params[k], dtype=np.float64).ravel() for k in param_keys(params)])
+
+
+def _param_slices(params):
+    """The slice of each parameter array in flatten_params(params)."""
+    out, start = [], 0
+    for k in param_keys(params):
+        size = np.size(params[k])
+        out.append(slice(start, start + size))
+        start += size
+    return out
+
+
+def _relative_rows(A, B, slices):
+    """relative_param_difference row by row of two (k, n) stacks of flattened θ."""
+    A, B = np.atleast_2d(A), np.atleast_2d(B)
+    per_array = []
+    for s in slices:
+        num = np.max(np.abs(A[:, s] - B[:, s]), axis=1)
+        den = np.max(np.abs(B[:, s]), axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_array.append(np.where(den > 0, num / den, np.where(num > 0, np.inf, 0.0)))
+    return np.max(per_array, axis=0)
+
+
+def relative_param_difference(a, b):
+    """The relative parameter difference of θ_a from θ_b: the max over the parameter arrays
+    (W[l], b[l]) of max|θa - θb| / max|θb|, each array scaled by its own largest entry so that a
+    small bias vector is not judged on the scale of a large weight matrix. An array that is zero
+    in both counts 0 (zero-initialized biases at step 0); zero in θb only, inf."""
+    return float(_relative_rows(flatten_params(a), flatten_params(b), _param_slices(b))[0])
+
+
+def first_parting(steps, costs, ref_costs, rtol=None):
+    """The first logged step where |J_a - J_ref| > rtol·|J_ref| (rtol: TRAJECTORY_RTOL, DESIGN's
+    rule for float64 training trajectories), or None when the cost curves agree at every step."""
+    if rtol is None:
+        from torch_ref.parity import TRAJECTORY_RTOL
+        rtol = TRAJECTORY_RTOL
+    apart = np.flatnonzero(np.abs(np.asarray(costs) - np.asarray(ref_costs)) > rtol * np.abs(ref_costs))
+    return int(steps[apart[0]]) if apart.size else None
+
+
+def compare(result, ref):
+    """The Comparison of RunResult `result` against the reference RunResult `ref`, over the
+    logged steps both recorded (no steps when either has no trajectory)."""
+    from torch_ref.parity import TRAJECTORY_RTOL
+    if result.steps is not None and ref.steps is not None:
+        steps, ia, ib = np.intersect1d(result.steps, ref.steps, return_indices=True)
+        costs, ref_costs = result.costs[ia], ref.costs[ib]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cost_rel = np.abs(costs - ref_costs) / np.abs(ref_costs)
+        param_rel = _relative_rows(result.thetas[ia], ref.thetas[ib], _param_slices(ref.params))
+        parting = first_parting(steps, costs, ref_costs, TRAJECTORY_RTOL)
+    else:
+        steps, cost_rel, param_rel, parting = (np.zeros(0, dtype=int), np.zeros(0), np.zeros(0), None)
+    final_cost_ok = bool(np.isclose(result.final_cost, ref.final_cost, rtol=TRAJECTORY_RTOL, atol=0))
+    final_params_ok = all(np.allclose(result.params[k], ref.params[k], rtol=TRAJECTORY_RTOL, atol=1e-12)
+                          for k in ref.params)
+    return Comparison(result.impl, ref.impl, steps, cost_rel, param_rel, parting,
+                      relative_param_difference(result.params, ref.params), final_cost_ok, final_params_ok)
+
+
+class Trajectory:
+    """Collects (step, J_i, θ_i) at the logged steps; arrays() gives RunResult's steps, costs, thetas."""
+
+    def __init__(self):
+        self.steps, self.costs, self.thetas = [], [], []
+
+    def add(self, step, cost, params):
+        self.steps.append(int(step))
+        self.costs.append(float(cost))
+        self.thetas.append(flatten_params(params))
+
+    def arrays(self):
+        return (np.array(self.steps, dtype=int), np.array(self.costs, dtype=np.float64),
+                np.array(self.thetas, dtype=np.float64).reshape(len(self.steps), -1))
 
 
 def load_data(cfg, data_paths=None):
@@ -85,10 +213,13 @@ class Progress:
         self.label, self.total, self.last = label, total, 0.0
         self.live = sys.stderr.isatty()
 
+    def due(self):
+        """Whether update would redraw the line now (a caller can skip computing what it shows)."""
+        return self.live and time.perf_counter() - self.last > 0.1
+
     def update(self, step, cost):
-        now = time.perf_counter()
-        if self.live and now - self.last > 0.1:
-            self.last = now
+        if self.due():
+            self.last = time.perf_counter()
             sys.stderr.write(f"\r{self.label:>10}: step {step + 1:>7}/{self.total}  cost {cost:.6f}")
             sys.stderr.flush()
 
@@ -135,8 +266,10 @@ def run_scratch(cfg, data, params0, path, device=None, masks=None):
     """scratch.train (NumPy, full batch) from params0; history records written as they come."""
     from scratch.train import train
     writer, bar = tb.open_writer(path), Progress("scratch", cfg.num_iterations)
+    trajectory = Trajectory()
 
-    def log(step, record, params):
+    def log(step, record, params):               # params: θ_step, before update `step`
+        trajectory.add(step, record["cost"], params)
         tb.write_record(writer, record)
         bar.update(step, record["cost"])
 
@@ -149,7 +282,8 @@ def run_scratch(cfg, data, params0, path, device=None, masks=None):
     bar.close()
     acts = list(cfg.activations)
     result = RunResult("scratch", params, network.model_cost(*data.train, params, acts, lambd=cfg.lambd),
-                       _accuracies(lambda X: network.predict(X, params, acts), data), wall, path)
+                       _accuracies(lambda X: network.predict(X, params, acts), data), wall, path,
+                       *trajectory.arrays())
     proba = lambda X: network.model_forward(X, params, acts)[0]           # noqa: E731
     _finish(writer, cfg, "scratch", result, proba, data)
     return result
@@ -199,8 +333,10 @@ def run_torch(cfg, data, params0, path, device=None, masks=None):
     model.to(_torch_device(device))
     cost, predict, proba = _torch_evaluator(model)
     writer, bar = tb.open_writer(path), Progress("torch", cfg.num_iterations)
+    trajectory = Trajectory()
 
     def log(step, record, model):            # model holds θ_step; dev cost without L2, as scratch's
+        trajectory.add(step, record["cost"], model.to_params())
         record.update(dev_cost=cost(*data.dev), dev_acc=float(np.mean(predict(data.dev[0]) == data.dev[1])))
         tb.write_record(writer, record)
         bar.update(step, record["cost"])
@@ -212,9 +348,45 @@ def run_torch(cfg, data, params0, path, device=None, masks=None):
     bar.close()
     model.eval()
     result = RunResult("torch", model.to_params(), cost(*data.train, cfg.lambd), _accuracies(predict, data),
-                       wall, path)
+                       wall, path, *trajectory.arrays())
     _finish(writer, cfg, "torch", result, proba, data)
     return result
+
+
+def _lightning_recorder(trajectory, log_every):
+    """A Lightning Callback adding (i, J_i, θ_i) to `trajectory` at the logged steps i % log_every == 0,
+    as scratch's and train_plain's callbacks see them: θ_i in on_train_batch_start (global_step = i,
+    before update i), J_i in on_train_batch_end from callback_metrics["train/cost"], which the
+    module's training_step logged on θ_i (float64, "64-true")."""
+    import lightning.pytorch as pl
+
+    class Recorder(pl.Callback):
+        pending = None                                    # (i, θ_i) until J_i is known
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            step = trainer.global_step
+            self.pending = (step, pl_module.model.to_params()) if step % log_every == 0 else None
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if self.pending is not None:
+                step, params = self.pending
+                trajectory.add(step, float(trainer.callback_metrics["train/cost"]), params)
+                self.pending = None
+    return Recorder()
+
+
+def _progress_callback(bar):
+    """A Lightning Callback feeding the same one-line Progress as scratch and torch (not Lightning's
+    tqdm bar: it writes to stdout, amid the report, and draws nothing on a terminal of unknown width).
+    The cost shown is the last logged J_i; it is read only when the line is redrawn."""
+    import lightning.pytorch as pl
+
+    class ProgressLine(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if bar.due():
+                cost = trainer.callback_metrics.get("train/cost")
+                bar.update(trainer.global_step - 1, float(cost) if cost is not None else float("nan"))
+    return ProgressLine()
 
 
 def run_lightning(cfg, data, params0, path, device=None, masks=None):
@@ -231,19 +403,23 @@ def run_lightning(cfg, data, params0, path, device=None, masks=None):
     logger = TensorBoardLogger(save_dir=os.path.dirname(path), name="", version=os.path.basename(path),
                                default_hp_metric=False)
     test = data.test or (None, None)
+    trajectory, bar = Trajectory(), Progress("lightning", cfg.num_iterations)
     start = time.perf_counter()
     res = train_lightning(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0,
                           seed=cfg.seed, learning_rate=cfg.learning_rate, num_iterations=cfg.num_iterations,
                           lambd=cfg.lambd, keep_probs=cfg.keep_probs and list(cfg.keep_probs), masks=masks,
                           X_dev=data.dev[0], Y_dev=data.dev[1], X_test=test[0], Y_test=test[1],
                           log_every=cfg.log_every, logger=logger, accelerator=accelerator,
-                          precision="64-true", progress_bar=sys.stderr.isatty())
+                          precision="64-true",
+                          callbacks=[_lightning_recorder(trajectory, cfg.log_every), _progress_callback(bar)])
     wall = time.perf_counter() - start
+    bar.close()
     if data.test is not None:
         res.trainer.test(res.module, datamodule=res.trainer.datamodule, verbose=False)
     model = res.module.model.eval()
     cost, predict, proba = _torch_evaluator(model)
-    result = RunResult("lightning", res.params, cost(*data.train, cfg.lambd), _accuracies(predict, data), wall, path)
+    result = RunResult("lightning", res.params, cost(*data.train, cfg.lambd), _accuracies(predict, data), wall, path,
+                       *trajectory.arrays())
     _finish(logger.experiment, cfg, "lightning", result, proba, data)
     return result
 
@@ -270,26 +446,81 @@ def _threads_for(cfg):
         torch.set_num_threads(before)
 
 
+def experiment_dir(logdir, cfg):
+    """<logdir>/<experiment>, the directory that holds every run of cfg. Refuses a config name
+    that would point elsewhere ("", ".", "..", a path): the directory is cleared before a run."""
+    name = cfg.name
+    if name in ("", ".", "..") or any(sep and sep in name for sep in (os.sep, os.altsep)):
+        raise ValueError(f"experiment name must be a plain directory name (it names <logdir>/<name>, "
+                         f"cleared before each run); got {name!r}")
+    return os.path.join(logdir, name)
+
+
+def clear_experiment(logdir, cfg):
+    """Remove <logdir>/<experiment> (experiment_dir) and everything in it, so that a re-run replaces
+    the experiment's runs: no run of an implementation or variant that did not run this time is left
+    to be read as current. Nothing outside that directory is touched, logdir itself included."""
+    path = experiment_dir(logdir, cfg)
+    if os.path.islink(path):
+        os.remove(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+    return path
+
+
+def _check_data_paths(cfg, data_paths):
+    """--data belongs to catvnoncat: refuse it (ValueError) for a config none of whose runs read it."""
+    if data_paths and not any(vcfg.dataset == "catvnoncat" for _, vcfg in cfg.runs()):
+        datasets = sorted({vcfg.dataset for _, vcfg in cfg.runs()})
+        raise ValueError(f"--data is read by the catvnoncat dataset only; experiment {cfg.name!r} uses "
+                         f"{', '.join(datasets)}, which needs no files (drop --data)")
+
+
+def compare_variant(results):
+    """One Comparison per RunResult after the first, against the first (the reference)."""
+    return [compare(r, results[0]) for r in results[1:]]
+
+
+def write_parity(comparisons, results):
+    """Each comparison's curves (parity/max_rel_param_diff, parity/cost_rel_diff per logged step)
+    into its implementation's TensorBoard run, next to what that run wrote."""
+    dirs = {r.impl: r.run_dir for r in results}
+    for c in comparisons:
+        if len(c.steps):
+            tb.write_parity(dirs[c.impl], c.steps, c.param_rel_diff, c.cost_rel_diff)
+
+
 def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
     """Train every variant of cfg with every implementation in impls (default cfg.impls), all from
     the θ_0 that initialize_parameters(layer_dims, init, rng=seed, scale) draws in float64, and with
     dropout all with the same masks (shared_dropout_masks).
-    Returns a list of VariantRuns, one per variant (one in all without variants)."""
+    Everything that can be refused is refused before anything trains or is removed (the device,
+    --data, the data sets and their n_x); then <logdir>/<experiment> is cleared (clear_experiment).
+    Returns a list of VariantRuns, one per variant (one in all without variants), each with its
+    implementations compared with the first one (compare; their curves written by write_parity)."""
     impls = list(impls or cfg.impls)
     if device == "cuda" and set(impls) & {"torch", "lightning"}:
         _torch_device(device)                                    # fail before anything trains
-    datasets, out = {}, []
+    _check_data_paths(cfg, data_paths)
+    experiment_dir(logdir, cfg)
+    datasets, plan = {}, []
     for variant, vcfg in cfg.runs():
         key = (vcfg.dataset, vcfg.m, vcfg.noise, vcfg.standardize, vcfg.ratios, vcfg.seed)
         if key not in datasets:                                  # variants usually share the data
             datasets[key] = load_data(vcfg, data_paths)
         elif datasets[key].train[0].shape[0] != vcfg.layer_dims[0]:
             load_data(vcfg, data_paths)                          # raises the n_x error
+        plan.append((variant, vcfg, datasets[key]))
+    clear_experiment(logdir, cfg)
+    out = []
+    for variant, vcfg, data in plan:
         params0 = initialize_parameters(list(vcfg.layer_dims), vcfg.init, rng=vcfg.seed, scale=vcfg.scale)
-        masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, datasets[key].train[0].shape[1], vcfg.seed)
+        masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, data.train[0].shape[1], vcfg.seed)
         with _threads_for(vcfg):
-            results = [RUNNERS[impl](vcfg, datasets[key], params0, tb.run_dir(logdir, cfg.name, impl, variant),
+            results = [RUNNERS[impl](vcfg, data, params0, tb.run_dir(logdir, cfg.name, impl, variant),
                                      device, masks) for impl in impls]
-        sizes = {k: (p[0].shape[1] if p is not None else 0) for k, p in vars(datasets[key]).items()}
-        out.append(VariantRuns(variant, vcfg, sizes, results))
+        comparisons = compare_variant(results)
+        write_parity(comparisons, results)
+        sizes = {k: (p[0].shape[1] if p is not None else 0) for k, p in vars(data).items()}
+        out.append(VariantRuns(variant, vcfg, sizes, results, comparisons))
     return out

@@ -6,6 +6,10 @@ under the SAME tags (DeepNetModule logs "train/cost", "train/acc", "dev/cost", "
 three curves overlay. Each logged value at step i was computed on θ_i, the parameters before
 update i. All three write the training and dev tags at steps 0, k, 2k, ... (k = log_every);
 Lightning's dev curve has one more point, at step N, when k divides N (it validates after steps).
+
+When several implementations ran, each run after the first (the reference, normally scratch)
+also holds how far it is from the reference at each logged step: PARITY_TAGS (toggle the log
+scale in TensorBoard to see a difference of rounding grow by decades).
 """
 import glob
 import os
@@ -13,6 +17,9 @@ import os
 # history record key (scratch.train, torch_ref.train_loop) -> TensorBoard tag (as DeepNetModule logs it)
 TAGS = {"cost": "train/cost", "train_acc": "train/acc", "dev_cost": "dev/cost", "dev_acc": "dev/acc"}
 HP_METRICS = ("hp/train_cost", "hp/train_acc", "hp/dev_acc")
+# experiments.runner.Comparison field -> tag: max over the arrays of max|θa - θref| / max|θref|,
+# and |J_a - J_ref| / |J_ref|, at the logged steps
+PARITY_TAGS = {"param_rel_diff": "parity/max_rel_param_diff", "cost_rel_diff": "parity/cost_rel_diff"}
 
 
 def run_dir(logdir, experiment, impl, variant=None):
@@ -40,6 +47,23 @@ def write_record(writer, record):
     for key, tag in TAGS.items():
         if key in record:
             writer.add_scalar(tag, record[key], global_step=record["step"])
+
+
+def append_writer(path):
+    """A SummaryWriter adding a new event file to run directory `path`, keeping what is there
+    (TensorBoard reads every event file of a run directory as one run)."""
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(log_dir=path)
+
+
+def write_parity(path, steps, param_rel_diff, cost_rel_diff):
+    """The difference from the reference implementation, one value per logged step, into the
+    finished run `path` under PARITY_TAGS (float32 in the event file, as every scalar)."""
+    writer = append_writer(path)
+    for step, dp, dc in zip(steps, param_rel_diff, cost_rel_diff):
+        writer.add_scalar(PARITY_TAGS["param_rel_diff"], float(dp), global_step=int(step))
+        writer.add_scalar(PARITY_TAGS["cost_rel_diff"], float(dc), global_step=int(step))
+    writer.close()
 
 
 def write_hparams(writer, hparams, metrics):

@@ -42,10 +42,10 @@ def test_main_job_prints_the_comparison(main_job):
     costs = [float(rows[impl][1]) for impl in IMPLS]
     assert max(costs) - min(costs) <= 1e-8 * max(costs)                    # printed with 15 decimals
     assert "largest parameter difference" in out
-    assert "parity: scratch, torch, lightning agree" in out
+    assert "parity: scratch, torch, lightning agree (cost at every logged step" in out
     diffs = [float(part.split()[-1]) for part in out.split("after training:")[1].splitlines()[0].split(",")]
     assert len(diffs) == 3 and max(diffs) < 1e-10
-    assert f"tensorboard --logdir {logdir}" in out
+    assert f"tensorboard --logdir {os.path.join(logdir, 'flower')}\n" in out     # the experiment just run
 
 
 @pytest.mark.slow
@@ -67,6 +67,14 @@ def test_main_job_writes_one_run_per_implementation(main_job):
     train = {impl: read_scalars(os.path.join(logdir, "flower", impl))["train/cost"] for impl in IMPLS}
     for impl in ("torch", "lightning"):                                         # J_i of θ_i, step by step
         assert [v for _, v in train[impl]] == pytest.approx([v for _, v in train["scratch"]], rel=1e-6), impl
+    for impl in ("torch", "lightning"):          # the difference from scratch, at the same logged steps
+        parity = read_scalars(os.path.join(logdir, "flower", impl))
+        diffs = parity["parity/max_rel_param_diff"]
+        assert [s for s, _ in diffs] == list(range(0, STEPS, EVERY)), impl
+        # θ_i recorded one step off would differ by a whole update (~1e-2 here), not by rounding
+        assert diffs[0][1] == 0 and max(v for _, v in diffs) < 1e-12, (impl, diffs)
+        assert max(v for _, v in parity["parity/cost_rel_diff"]) < 1e-12, impl
+    assert not any(tag.startswith("parity/") for tag in read_scalars(os.path.join(logdir, "flower", "scratch")))
     costs = {impl: dict(read_scalars(os.path.join(logdir, "flower", impl))["dev/cost"]) for impl in IMPLS}
     for step in costs["scratch"].keys() & costs["lightning"].keys():            # dev cost of θ_step, all three
         assert costs["lightning"][step] == pytest.approx(costs["scratch"][step], rel=1e-6)   # float32 events
@@ -196,4 +204,15 @@ def test_parity_verdict_says_agree_or_names_what_differs():
     off["W1"][0, 1] *= 1 + 1e-6                                              # 100× the tolerance
     runs = same[:1] + [RunResult("torch", off, 0.3 * (1 + 1e-6), {}, 0.0, "")]
     verdict = parity_verdict(runs)
-    assert "DIFFER" in verdict and "torch's final cost" in verdict and "torch's parameters" in verdict
+    assert "DIFFER" in verdict and "torch's final cost" in verdict and "torch's final parameters" in verdict
+
+
+def test_every_implementation_shows_a_progress_line_in_a_terminal(tmp_path, capsys, monkeypatch):
+    """On a terminal each implementation redraws one 'impl: step i/N  cost J' line on stderr,
+    Lightning included (its tqdm bar wrote to stdout and drew nothing on a terminal of unknown width)."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["--steps", "30", "--impl", "all", "--logdir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    for impl in IMPLS:
+        assert f"{impl:>10}: step " in captured.err, (impl, captured.err)
+    assert "Epoch" not in captured.out + captured.err
