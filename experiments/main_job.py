@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import runner
+from . import compare, runner
 
 
 def max_param_difference(a, b):
@@ -35,7 +35,7 @@ GROWTH_DECADES = 4    # the growth line marks the first logged step past 1e-16, 
 
 
 def growth_line(comparison):
-    """One line: how the relative parameter difference (runner.relative_param_difference) of
+    """One line: how the relative parameter difference (compare.relative_param_difference) of
     comparison.impl from the reference grew over the logged steps: its value at the first logged
     step, the first nonzero one, the first logged step past each GROWTH_DECADES decades (1e-12,
     1e-8, 1e-4, 1, ...), the last logged step, and at θ_N. Rounding differences amplified by an
@@ -65,10 +65,10 @@ def parity_verdict(results, comparisons=None, variant=None):
     """One line: do the implementations agree, by DESIGN's trajectory tolerance (float64 training
     runs: J_i at every logged step within rtol TRAJECTORY_RTOL = 1e-8; J(θ_N) to the same rtol, θ_N
     also atol 1e-12)? results: RunResults of one variant, the first the reference; comparisons:
-    runner.compare of the others against it (computed when not given); variant: its name, or None."""
+    compare.compare of the others against it (computed when not given); variant: its name, or None."""
     from torch_ref.parity import TRAJECTORY_RTOL              # loaded only when several impls ran
     if comparisons is None:
-        comparisons = runner.compare_variant(results)
+        comparisons = compare.compare_variant(results)
     label = f"parity {variant}:" if variant else "parity:"
     ref, bad = results[0], []
     for c in comparisons:

@@ -17,7 +17,7 @@ import os
 # history record key (scratch.train, torch_ref.train_loop) -> TensorBoard tag (as DeepNetModule logs it)
 TAGS = {"cost": "train/cost", "train_acc": "train/acc", "dev_cost": "dev/cost", "dev_acc": "dev/acc"}
 HP_METRICS = ("hp/train_cost", "hp/train_acc", "hp/dev_acc")
-# experiments.runner.Comparison field -> tag: max over the arrays of max|θa - θref| / max|θref|,
+# experiments.compare.Comparison field -> tag: max over the arrays of max|θa - θref| / max|θref|,
 # and |J_a - J_ref| / |J_ref|, at the logged steps
 PARITY_TAGS = {"param_rel_diff": "parity/max_rel_param_diff", "cost_rel_diff": "parity/cost_rel_diff"}
 

@@ -21,7 +21,6 @@ steps, the parting step is found and is not step 0 or 1).
 """
 import numpy as np
 import pytest
-import torch
 
 from scratch import activations as scratch_activations
 from scratch import data, initializers, network
@@ -186,7 +185,9 @@ def test_trajectories_agree_to_rounding_then_the_difference_grows_geometrically(
     assert d[0] == 0.0                                       # the same θ_0 on both sides
     assert abs(s_costs[0] - t_costs[0]) <= 1e-13 * abs(t_costs[0])
     assert d[1] < 1e-13, f"{run['name']}: θ_1 differs by {d[1]:.2e} (one update should agree to rounding)"
-    assert abs(s_costs[1] - t_costs[1]) <= 1e-12 * abs(t_costs[1])
+    # J_1 comes from θ_1, which already differs by rounding, and a saturated cost (|z| ~ 30) magnifies
+    # it: measured 1e-13 by default, 1.8e-11 with MKL_CBWR=COMPATIBLE; DESIGN's float64 rtol bounds it.
+    assert abs(s_costs[1] - t_costs[1]) <= parity.F64.rtol * abs(t_costs[1])
     factor, residual, fitted = growth_per_step(d)
     assert factor >= 3.0, f"{run['name']}: d grows by only {factor:.2f}× per step: {d}"
     assert residual < 2.0, f"{run['name']}: d is far from geometric (residual {residual:.1f} decades): {d}"

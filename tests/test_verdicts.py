@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from experiments import runner
+from experiments import compare, runner
 from experiments.cli import main
 
 TINY = """\
@@ -135,16 +135,16 @@ def test_first_parting_step_and_relative_parameter_difference():
     from torch_ref.parity import TRAJECTORY_RTOL
     steps = np.array([0, 10, 20, 30])
     ref = np.array([1.0, 0.5, 0.25, 0.125])
-    assert runner.first_parting(steps, ref, ref.copy()) is None
+    assert compare.first_parting(steps, ref, ref.copy()) is None
     just_inside = ref * (1 + 0.9 * TRAJECTORY_RTOL)
-    assert runner.first_parting(steps, just_inside, ref) is None
+    assert compare.first_parting(steps, just_inside, ref) is None
     apart = ref * np.array([1, 1, 1 + 2 * TRAJECTORY_RTOL, 1])
-    assert runner.first_parting(steps, apart, ref) == 20
+    assert compare.first_parting(steps, apart, ref) == 20
     # max over the arrays of max|θa - θb| / max|θb|: W1's 0.1 / 2 beats b1's 0.01 / 1
     a = {"W1": np.array([[2.0, -1.9]]), "b1": np.array([[1.01]])}
     b = {"W1": np.array([[2.0, -2.0]]), "b1": np.array([[1.0]])}
-    assert runner.relative_param_difference(a, b) == pytest.approx(0.05)
-    assert runner.relative_param_difference(b, b) == 0
+    assert compare.relative_param_difference(a, b) == pytest.approx(0.05)
+    assert compare.relative_param_difference(b, b) == 0
 
 
 def test_data_is_refused_for_an_experiment_without_files(tmp_path, capsys):
