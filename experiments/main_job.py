@@ -122,6 +122,12 @@ def _describe(cfg, sizes):
             f"{rate}{extra}, float64; same θ_0 for all (init {cfg.init}, seed {cfg.seed})")
 
 
+def _cost(value):
+    """J(θ_N) in 19 characters: fixed point with 15 decimals below 1000 (the usual case, digits
+    aligned), scientific beyond (a run gone astray prints 8.802211160016e+199, not 200 digits)."""
+    return f"{value:19.15f}" if abs(value) < 1e3 else f"{value:19.12e}"
+
+
 def _acc(value):
     return f"{value:9.3f}" if value is not None else f"{'-':>9}"
 
@@ -141,7 +147,7 @@ def format_report(cfg, runs, logdir, total_s=None):
     for vr in runs:
         for r in vr.results:
             name = f"{vr.variant:12} " if sweep else ""
-            lines.append(f"{name}{r.impl:10} {r.final_cost:19.15f} {_acc(r.accuracy['train'])} "
+            lines.append(f"{name}{r.impl:10} {_cost(r.final_cost)} {_acc(r.accuracy['train'])} "
                          f"{_acc(r.accuracy['dev'])} {_acc(r.accuracy['test'])} {r.wall_s:7.2f}")
         pairs = list(itertools.combinations(vr.results, 2))
         if pairs and not sweep:

@@ -208,3 +208,11 @@ def test_command_line_values_win_over_a_variants_own(tmp_path, capsys):
     assert main([config(tmp_path, text), "--lr", "0.7", "--impl", "scratch", "--logdir", str(tmp_path / "logs")]) == 0
     assert "learning_rate 0.5" not in capsys.readouterr().out
     assert [c.learning_rate for _, c in cfg.override(learning_rate=0.7).runs()] == [0.7, 0.7]
+
+
+def test_a_huge_final_cost_prints_in_one_column():
+    """A run gone astray (J ~ 1e200) keeps the table's 19-character cost column."""
+    from experiments.main_job import _cost
+    assert _cost(0.176840348841556) == "  0.176840348841556"
+    assert _cost(8.8022111600155e199) == "8.802211160015e+199"
+    assert _cost(-5e5) == "-5.000000000000e+05"
