@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import network
+from . import network, optimizers
 from ._checks import (as_generator, check_activation, check_count, check_keep_prob, check_labels,
                              check_matrix, check_nonneg, check_params, check_positive)
 from .initializers import initialize_parameters
+from .plan import check_lr_schedule, check_optimizer, learning_rate_at, make_plan
 
 
 @dataclass
@@ -102,35 +103,70 @@ def _check_setup(X, Y, layer_dims, activations, keep_probs, X_dev, Y_dev, early_
     return dims, activations, keep_probs
 
 
-def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, learning_rate, num_iterations,
+def _optimizer_state(optimizer, params):
+    """The optimizer's running averages, zero at the start: None (gd), v (momentum), s (rmsprop), (v, s) (adam)."""
+    return {"gd": lambda: None, "momentum": lambda: optimizers.initialize_velocity(params),
+            "rmsprop": lambda: optimizers.initialize_rmsprop(params),
+            "adam": lambda: optimizers.initialize_adam(params)}[optimizer]()
+
+
+def _optimizer_step(optimizer, params, grads, state, t, learning_rate, hp):
+    """One update θ_{t} -> θ_{t+1} with the named optimizer (F13, F35-F37); t counts updates from 1.
+    Returns the new params and the new state."""
+    if optimizer == "gd":
+        return optimizers.update_parameters_with_gd(params, grads, learning_rate), None
+    if optimizer == "momentum":
+        return optimizers.update_parameters_with_momentum(params, grads, state, hp["beta"], learning_rate)
+    if optimizer == "rmsprop":
+        return optimizers.update_parameters_with_rmsprop(params, grads, state, hp["beta2"], learning_rate,
+                                                         hp["epsilon"])
+    new, v, s = optimizers.update_parameters_with_adam(params, grads, *state, t, learning_rate, hp["beta1"],
+                                                      hp["beta2"], hp["epsilon"])
+    return new, (v, s)
+
+
+def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, learning_rate, num_iterations=None,
           lambd=0.0, keep_probs=None, masks=None, X_dev=None, Y_dev=None, early_stopping=None,
-          callback=None, log_every=1, print_every=None):
-    """Full-batch gradient descent on a deep network with a sigmoid output (F13, F20, F22, F26).
+          callback=None, log_every=1, print_every=None, optimizer="gd", beta=0.9, beta1=0.9, beta2=0.999,
+          epsilon=1e-8, mini_batch_size=None, num_epochs=None, permutations=None, seed=0, lr_schedule=None):
+    """Gradient descent on a deep network with a sigmoid output (F13, F20, F22, F26, F33-F38):
+    full batch by default, or mini-batches, with plain steps, momentum, RMSprop or Adam.
 
     X: (n_x, m), Y: (1, m) in {0, 1}; layer_dims: [n[0] = n_x, ..., n[L] = 1]; activations: L names.
     params: initial {"W1", "b1", ...} (copied, never mutated; takes precedence over init), or None to
         draw them with initialize_parameters(layer_dims, init, rng, dtype=X.dtype).
     rng: Generator or int seed, used first for the initial parameters, then for the dropout masks.
-    lambd: L2 strength λ (cost + λ/(2m)Σ‖W‖², dW += (λ/m)W). keep_probs: L-1 keep probabilities.
-    masks: callable step -> list of L-1 boolean masks shaped like A[l] (n[l], m); when given they are
-        used instead of drawing from rng (so two implementations can share them). Needs keep_probs.
+    learning_rate: α₀. num_iterations: full-batch steps (or num_epochs: the same with full batch).
+    optimizer: "gd" (θ -= α dθ), "momentum" (beta), "rmsprop" (beta2, epsilon) or "adam" (beta1,
+        beta2, epsilon); scratch.optimizers holds the formulas.
+    mini_batch_size: None for full batch, else num_epochs passes over the examples, each in the order
+        permutations(epoch) (default scratch.optimizers.epoch_permutations(m, seed)), cut into batches
+        (scratch.plan). lr_schedule: None, or a name of scratch.optimizers.LR_SCHEDULES, or (name, kwargs):
+        α of epoch e is LR_SCHEDULES[name](α₀, e, **kwargs) (with full batch an epoch is a step).
+    lambd: L2 strength λ (cost + λ/(2m)Σ‖W‖², dW += (λ/m)W, m the examples of the step). keep_probs:
+        L-1 keep probabilities.
+    masks: callable step -> list of L-1 boolean masks shaped like A[l] (n[l], m of the step); when given
+        they are used instead of drawing from rng (so two implementations can share them). Needs keep_probs.
     X_dev, Y_dev: dev set; its cost is the cross-entropy from logits WITHOUT the L2 term and without dropout.
     early_stopping: patience P (int): stop when the dev cost has not improved (strictly) for P logged
         steps in a row; result.params are then the best parameters (F26).
     callback(step, record, params): called at every logged step with a copy of the history record and
         θ_step (the parameters that gave record["cost"]; do not mutate them).
-    log_every: steps 0, k, 2k, ... (i % k == 0) are logged, so len(history) = ceil(num_iterations / k)
+    log_every: steps 0, k, 2k, ... (i % k == 0) are logged, so len(history) = ceil(steps / k)
         unless stopped early. print_every: print one progress line every that many steps (default silent).
 
-    history records: {"step": i, "cost": J_i, "train_acc": accuracy of θ_i on (X, Y) without dropout}
-    plus, with dev data, {"dev_cost", "dev_acc"}.
+    history records: {"step": i, "epoch": e, "cost": J_i (on the examples of step i), "train_acc":
+    accuracy of θ_i on those examples without dropout} plus, with dev data, {"dev_cost", "dev_acc"}.
     Raises FloatingPointError (an ArithmeticError, not a ValueError) when the cost or the parameters
     become non-finite, naming the iteration and the last finite cost. Bad arguments raise ValueError/TypeError.
     """
     layer_dims, activations, keep_probs = _check_setup(X, Y, layer_dims, activations, keep_probs,
                                                        X_dev, Y_dev, early_stopping)
     learning_rate = check_positive("learning_rate", learning_rate)
-    num_iterations = check_count("num_iterations", num_iterations, minimum=1)
+    plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
+                     mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
+    hp = check_optimizer(optimizer, beta, beta1, beta2, epsilon)
+    lr_schedule = check_lr_schedule(lr_schedule)
     lambd = check_nonneg("lambd", lambd)
     log_every = check_count("log_every", log_every, minimum=1)
     if print_every is not None:
@@ -153,43 +189,50 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
 
     history, best = [], (np.inf, None, None)                      # best = (dev cost, step, params)
     last_finite, since_best, stopped_early = None, 0, False
-    for i in range(num_iterations):
-        step_masks = masks(i) if masks is not None else None
-        with np.errstate(over="ignore", invalid="ignore"):      # divergence is detected explicitly below
-            AL, caches = network.model_forward(X, params, activations, keep_probs=keep_probs,
-                                               rng=gen, masks=step_masks)
-            cost = network.cost_from_caches(caches, Y, params, lambd)
-        if not np.isfinite(cost):                                   # divergence, check 1 of 2
-            raise divergence_error(i, last_finite, cost=cost)
-        last_finite = (i, float(cost))
-        if i % log_every == 0:
-            record = {"step": i, "cost": float(cost)}
-            if keep_probs is None:
-                record["train_acc"] = _accuracy(AL, Y)
-            else:
-                record["train_acc"] = _evaluate(X, Y, params, activations)[1]
-            if X_dev is not None:
-                record["dev_cost"], record["dev_acc"] = _evaluate(X_dev, Y_dev, params, activations)
-                if record["dev_cost"] < best[0]:
-                    best, since_best = (record["dev_cost"], i, params), 0
+    state, i = _optimizer_state(optimizer, params), 0
+    for epoch in range(plan.num_epochs):
+        alpha = learning_rate_at(learning_rate, epoch, lr_schedule)
+        for columns in plan.batches(epoch):
+            Xb, Yb = (X, Y) if columns is None else (X[:, columns], Y[:, columns])
+            step_masks = masks(i) if masks is not None else None
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected explicitly below
+                AL, caches = network.model_forward(Xb, params, activations, keep_probs=keep_probs,
+                                                   rng=gen, masks=step_masks)
+                cost = network.cost_from_caches(caches, Yb, params, lambd)
+            if not np.isfinite(cost):                               # divergence, check 1 of 2
+                raise divergence_error(i, last_finite, cost=cost)
+            last_finite = (i, float(cost))
+            if i % log_every == 0:
+                record = {"step": i, "epoch": epoch, "cost": float(cost)}
+                if keep_probs is None:
+                    record["train_acc"] = _accuracy(AL, Yb)
                 else:
-                    since_best += 1
-            history.append(record)
-            if callback is not None:
-                callback(i, dict(record), params)
-            if early_stopping is not None and since_best >= early_stopping:
-                stopped_early = True
-        if print_every is not None and i % print_every == 0:
-            extra = f"  dev cost {history[-1]['dev_cost']:.6f}" if i % log_every == 0 and X_dev is not None else ""
-            print(f"step {i:>7d}  cost {cost:.6f}{extra}", flush=True)
+                    record["train_acc"] = _evaluate(Xb, Yb, params, activations)[1]
+                if X_dev is not None:
+                    record["dev_cost"], record["dev_acc"] = _evaluate(X_dev, Y_dev, params, activations)
+                    if record["dev_cost"] < best[0]:
+                        best, since_best = (record["dev_cost"], i, params), 0
+                    else:
+                        since_best += 1
+                history.append(record)
+                if callback is not None:
+                    callback(i, dict(record), params)
+                if early_stopping is not None and since_best >= early_stopping:
+                    stopped_early = True
+            if print_every is not None and i % print_every == 0:
+                extra = f"  dev cost {history[-1]['dev_cost']:.6f}" if i % log_every == 0 and X_dev is not None else ""
+                print(f"step {i:>7d}  cost {cost:.6f}{extra}", flush=True)
+            if stopped_early:
+                break
+            grads = network.model_backward(AL, Yb, caches, lambd=lambd)
+            with np.errstate(over="ignore", invalid="ignore"):
+                params, state = _optimizer_step(optimizer, params, grads, state, i + 1, alpha, hp)
+            bad = [k for k, v in params.items() if not np.all(np.isfinite(v))]
+            if bad:                                                 # divergence, check 2 of 2
+                raise divergence_error(i, last_finite, bad_params=bad)
+            i += 1
         if stopped_early:
             break
-        grads = network.model_backward(AL, Y, caches, lambd=lambd)
-        with np.errstate(over="ignore", invalid="ignore"):
-            params = network.update_parameters(params, grads, learning_rate)
-        bad = [k for k, v in params.items() if not np.all(np.isfinite(v))]
-        if bad:                                                     # divergence, check 2 of 2
-            raise divergence_error(i, last_finite, bad_params=bad)
     best_params = best[2] if X_dev is not None else None
     return TrainResult(params=best_params if early_stopping is not None else params, history=history,
                        best_step=best[1], best_params=best_params, final_params=params,

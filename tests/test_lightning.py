@@ -16,7 +16,8 @@ from scratch.initializers import initialize_parameters                # noqa: E4
 from scratch.network import model_cost                                # noqa: E402
 from scratch.train import train                                       # noqa: E402
 from torch_ref import convert                                         # noqa: E402
-from torch_ref.lightning import (CourseDataModule, DeepNetModule, RepeatedBatch, ShuffledBatches,  # noqa: E402
+from scratch.plan import make_plan                                    # noqa: E402
+from torch_ref.lightning import (CourseDataModule, DeepNetModule, PlannedBatches,  # noqa: E402
                                  restored_global_state, train_lightning)
 from torch_ref.parity import TRAJECTORY_RTOL                          # noqa: E402
 
@@ -81,22 +82,36 @@ def test_datamodule_keeps_one_in_memory_batch(flower):
     dm = CourseDataModule(Xt, Yt, Xd, Yd, num_iterations=7)
     dm.setup()
     loader = dm.train_dataloader()
-    assert isinstance(loader, RepeatedBatch) and not isinstance(loader, (list, tuple))
+    assert isinstance(loader, PlannedBatches) and not isinstance(loader, (list, tuple))
     batches = list(loader)
     assert len(loader) == len(batches) == 7
-    assert all(x is batches[0][0] and y is batches[0][1] for x, y in batches)   # never re-collated
+    assert all(b[0] is batches[0][0] and b[1] is batches[0][1] for b in batches)   # never re-collated
+    assert all(b[2:] == (1.0, Xt.shape[1]) for b in batches)                      # weight 1, m_b = m
     np.testing.assert_array_equal(convert.to_numpy(batches[0][0]), Xt)           # x = Xᵀ
     assert batches[0][0].dtype == torch.float64
 
 
-def test_mini_batches_visit_every_example_once_per_pass():
-    x = torch.arange(10, dtype=torch.float64).reshape(10, 1)
-    batches = list(ShuffledBatches(x, x.clone(), steps=8, batch_size=4, seed=0))
-    assert [len(b[0]) for b in batches] == [4, 4, 2] * 2 + [4, 4]
-    for first in (0, 3):
-        seen = torch.cat([b[0] for b in batches[first:first + 3]]).ravel().sort().values
-        assert torch.equal(seen, x.ravel())
-    assert all(torch.equal(bx, by) for bx, by in batches)                        # x and y stay paired
+def test_mini_batches_follow_the_plan_and_visit_every_example_once_per_epoch():
+    X = np.arange(10, dtype=np.float64).reshape(1, 10)
+    order = {0: np.array([3, 1, 4, 0, 5, 9, 2, 6, 8, 7]), 1: np.arange(10)[::-1]}
+    plan = make_plan(10, num_epochs=2, mini_batch_size=4, permutations=order.__getitem__)
+    batches = list(PlannedBatches(convert.to_torch(X), convert.to_torch(X), plan))
+    assert [len(b[0]) for b in batches] == [4, 4, 2] * 2
+    assert [b[3] for b in batches] == [4, 4, 2] * 2                                 # m of each step
+    got = [convert.to_numpy(b[0]).ravel().astype(int).tolist() for b in batches]
+    assert got == [[3, 1, 4, 0], [5, 9, 2, 6], [8, 7], [9, 8, 7, 6], [5, 4, 3, 2], [1, 0]]
+    assert all(torch.equal(bx, by) for bx, by, _, _ in batches)                  # x and y stay paired
+
+
+def test_ddp_shares_of_a_step_weight_to_its_gradient():
+    """Process r of W takes columns r, r+W, ... of each step with weight m_r·W/m_b."""
+    X = np.arange(10, dtype=np.float64).reshape(1, 10)
+    plan = make_plan(10, num_epochs=1, mini_batch_size=6, permutations=lambda e: np.arange(10))
+    shares = [list(PlannedBatches(convert.to_torch(X), convert.to_torch(X), plan, rank=r, world=4)) for r in range(4)]
+    assert [convert.to_numpy(b[0]).ravel().tolist() for b in shares[1]] == [[1.0, 5.0], [7.0]]
+    assert [b[2] for b in shares[0]] == [2 * 4 / 6, 1 * 4 / 4] and [b[2] for b in shares[3]] == [4 / 6, 1.0]
+    # DDP averages the W gradients: each example of the step then counts weight / (W·m_r) = 1/m_b
+    assert all(b[2] / (4 * len(b[0])) == pytest.approx(1 / b[3]) for share in shares for b in share)
 
 
 def test_checkpoint_is_written_and_loads_with_weights_only(flower, tmp_path):
@@ -243,10 +258,10 @@ def test_each_ddp_rank_keeps_a_strided_shard_with_its_loss_weight():
         dm.trainer = SimpleNamespace(world_size=3, global_rank=rank,
                                      strategy=SimpleNamespace(root_device=torch.device("cpu")))
         dm.setup("fit")
-        x, y = next(iter(dm.train_dataloader()))
+        x, y, weight, m_step = next(iter(dm.train_dataloader()))
         np.testing.assert_array_equal(convert.to_numpy(x), X[:, rank::3])
         np.testing.assert_array_equal(convert.to_numpy(y), Y[:, rank::3])
-        assert dm.loss_weight == pytest.approx(X[:, rank::3].shape[1] * 3 / 20)
+        assert weight == pytest.approx(X[:, rank::3].shape[1] * 3 / 20) and m_step == 20
         assert next(iter(dm.val_dataloader()))[0].shape[0] == 6              # dev stays whole
-        seen.extend(dm.shard.tolist())
-    assert sorted(seen) == list(range(20))                                   # a partition of the examples
+        seen.extend(convert.to_numpy(x).T.tolist())
+    assert sorted(seen) == sorted(X.T.tolist())                              # a partition of the examples

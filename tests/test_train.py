@@ -78,7 +78,7 @@ def test_callback_gets_step_record_params(flower):
                    X_dev=X_dev, Y_dev=Y_dev, callback=lambda step, rec, p: calls.append((step, rec, p)))
     assert [c[0] for c in calls] == [0, 4, 8]
     assert [c[1] for c in calls] == result.history
-    assert set(result.history[0]) == {"step", "cost", "train_acc", "dev_cost", "dev_acc"}
+    assert set(result.history[0]) == {"step", "epoch", "cost", "train_acc", "dev_cost", "dev_acc"}
     for step, rec, p in calls:            # the params handed over are the ones that gave the cost
         assert rec["cost"] == pytest.approx(network.model_cost(X, Y, p, TANH_NET[1]), rel=1e-13)
         assert rec["dev_cost"] == pytest.approx(network.model_cost(X_dev, Y_dev, p, TANH_NET[1]), rel=1e-13)

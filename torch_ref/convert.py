@@ -9,17 +9,28 @@ dropout keep_prob (probability to KEEP)  nn.Dropout(p) (probability to DROP) p =
 cost + λ/(2m) Σ_l ‖W[l]‖²_F              SGD(weight_decay=λ/m) on weights only
 dropout mask D[l] (n[l], m)              mask (m, n[l])                     mask = D[l]ᵀ
 logistic w (n_x, 1), b scalar            Linear(n_x, 1): weight = wᵀ (1, n_x), bias = [b]
+momentum v = βv + (1-β)dθ, v_0 = 0       SGD(momentum=β, dampening=β) + a zero momentum_buffer
+RMSprop s = β₂s + (1-β₂)dθ²              RMSprop(alpha=β₂, eps=ε)
+Adam v̂ = v/(1-β₁ᵗ), ŝ = s/(1-β₂ᵗ)         Adam(betas=(β₁, β₂), eps=ε)
+α(epoch_num) from LR_SCHEDULES           lr_scheduler stepped once per epoch (last_epoch = epoch_num)
 
-Every conversion is exact (a transpose, a reshape or a copy, never arithmetic on the
-values), so a round trip returns bit-identical arrays. Nothing here mutates its inputs.
+Every conversion of values is exact (a transpose, a reshape or a copy, never arithmetic on
+the values), so a round trip returns bit-identical arrays. Nothing here mutates its inputs.
+The optimizers and schedules are conversions of hyperparameters: the same update, computed
+by torch in its own order of operations (equal to rounding, DESIGN's tolerances).
 """
+import math
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 
-from scratch._checks import check_keep_prob, check_matrix, check_nonneg, check_params
+from scratch._checks import (check_count, check_keep_prob, check_matrix, check_nonneg, check_params,
+                             check_positive, check_real)
+from scratch.optimizers import LR_SCHEDULES, _check_beta
+from scratch.plan import OPTIMIZERS
 
 _NUMPY_TO_TORCH = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
                    np.dtype(np.float16): torch.float16, np.dtype(np.bool_): torch.bool}
@@ -209,15 +220,36 @@ def l2_weight_decay(lambd, m):
     return lambd / m
 
 
+def _parameters(model_or_params):
+    """The tensors to optimize: model.parameters() of an nn.Module, the values of a dict
+    name -> tensor, or an iterable of tensors (in its order)."""
+    if isinstance(model_or_params, torch.nn.Module):
+        params = list(model_or_params.parameters())
+    elif isinstance(model_or_params, Mapping):
+        params = list(model_or_params.values())
+    elif isinstance(model_or_params, (str, bytes, torch.Tensor)) or not hasattr(model_or_params, "__iter__"):
+        raise TypeError("model_or_params must be an nn.Module, a dict name -> tensor or a list of tensors; "
+                        f"got {type(model_or_params).__name__}")
+    else:
+        params = list(model_or_params)
+    bad = [type(p).__name__ for p in params if not isinstance(p, torch.Tensor)]
+    if bad or not params:
+        raise TypeError("model_or_params must hold at least one tensor (a parameter) and nothing else; "
+                        f"got {len(params)} entries" + (f", among them a {bad[0]}" if bad else ""))
+    return params
+
+
 def sgd_param_groups(model, lambd, m):
     """Parameter groups for torch.optim.SGD matching the course's L2 (F20):
     weights (every parameter with ndim >= 2, i.e. each W[l]) decay by λ/m, biases do not.
 
     [{"params": weights, "weight_decay": λ/m}, {"params": biases, "weight_decay": 0.0}]
+    model: an nn.Module (or, as for optimizer_for, a dict or list of tensors).
     """
     decay = l2_weight_decay(lambd, m)
-    weights = [p for p in model.parameters() if p.ndim >= 2]
-    biases = [p for p in model.parameters() if p.ndim < 2]
+    params = _parameters(model)
+    weights = [p for p in params if p.ndim >= 2]
+    biases = [p for p in params if p.ndim < 2]
     return [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
 
 
@@ -228,3 +260,170 @@ def sgd_for(model, learning_rate, lambd=0.0, m=None):
         raise ValueError("m (number of examples) is required when lambd > 0: weight_decay = λ/m")
     groups = sgd_param_groups(model, lambd, m if m is not None else 1)
     return torch.optim.SGD(groups, lr=learning_rate)
+
+
+# ------------------------------------------------------------ optimizers (F35-F37)
+
+def optimizer_for(model_or_params, optimizer, learning_rate, *, beta=0.9, beta1=0.9, beta2=0.999,
+                  epsilon=1e-8, lambd=0.0, m=None):
+    """A torch.optim optimizer doing the update of scratch.optimizers, step for step.
+
+    model_or_params: an nn.Module (e.g. DeepNet), a dict name -> tensor or a list of tensors.
+    optimizer: "gd" | "momentum" | "rmsprop" | "adam"; each uses only its own hyperparameters.
+    Per parameter θ with gradient dθ (torch's p.grad), α = learning_rate:
+
+    "gd"        course: θ := θ - α dθ
+                torch:  SGD(lr=α) (the same group layout as sgd_for)
+    "momentum"  course: v = β v + (1-β) dθ, v_0 = 0;  θ := θ - α v
+                torch:  SGD(lr=α, momentum=β, dampening=β): buf = β·buf + (1 - dampening)·dθ;
+                        θ := θ - α buf. But torch starts an absent buffer at buf_1 = dθ_1 (sgd.py:
+                        `if buf is None: buf = clone(grad)`), not at (1-β)dθ_1; a buffer already in
+                        optimizer.state[p]["momentum_buffer"] is used as
+                        `buf.mul_(momentum).add_(grad, alpha=1 - dampening)`. So each parameter gets a
+                        ZERO momentum_buffer here, and the first step is buf_1 = β·0 + (1-β)dθ_1 = v_1:
+                        the course's recursion exactly, from step 1. (Without it buf_k = v_k + βᵏ dθ_1 and
+                        torch's θ_k = the course's θ_k - α dθ_1 (β + β² + ... + βᵏ): see the tests.)
+    "rmsprop"   course: s = β₂ s + (1-β₂) dθ², s_0 = 0;  θ := θ - α dθ / (√s + ε)
+                torch:  RMSprop(lr=α, alpha=β₂, eps=ε, momentum=0, centered=False): square_avg = s;
+                        torch's alpha is the weight of the PAST (β₂), not of dθ²; ε added to √s, no
+                        bias correction (neither side has one).
+    "adam"      course: v = β₁ v + (1-β₁) dθ, s = β₂ s + (1-β₂) dθ², t = 1, 2, ...;
+                        v̂ = v/(1-β₁ᵗ), ŝ = s/(1-β₂ᵗ);  θ := θ - α v̂ / (√ŝ + ε)
+                torch:  Adam(lr=α, betas=(β₁, β₂), eps=ε): exp_avg = v (updated as v + (1-β₁)(dθ - v),
+                        a lerp: the same v to rounding), exp_avg_sq = s, state "step" = t (a float tensor
+                        counting the steps taken); θ := θ - (α/(1-β₁ᵗ)) v / (√s/√(1-β₂ᵗ) + ε).
+                        ε sits in the same place on both sides: added to √ŝ, the root of the
+                        bias-corrected s (not to √s before the correction).
+
+    L2 (F20), lambd > 0 (then m is required): the course adds (λ/m)W[l] to dW[l] (the gradient of
+    λ/(2m) Σ‖W[l]‖²) BEFORE any optimizer sees it. torch's weight_decay in SGD, RMSprop and Adam does
+    exactly that, dθ + weight_decay·θ, before its moments: so weight_decay = λ/m on the weights only
+    (ndim >= 2), biases 0, for every optimizer here. (AdamW's decoupled decay θ := θ - αλ'θ is a
+    different update, and is not used.)
+    """
+    if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}; got {optimizer!r}")
+    learning_rate = check_positive("learning_rate", learning_rate)
+    lambd = check_nonneg("lambd", lambd)
+    if lambd and m is None:
+        raise ValueError("m (number of examples) is required when lambd > 0: weight_decay = λ/m")
+    if optimizer == "gd":
+        return sgd_for(model_or_params, learning_rate, lambd=lambd, m=m)
+    groups = sgd_param_groups(model_or_params, lambd, m if m is not None else 1)
+    if optimizer == "momentum":
+        beta = _check_beta("beta", beta)
+        opt = torch.optim.SGD(groups, lr=learning_rate, momentum=beta, dampening=beta)
+        if beta > 0:                     # β = 0: torch's momentum = 0 is plain SGD, no buffer at all
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    opt.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return opt
+    if optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=learning_rate, alpha=_check_beta("beta2", beta2),
+                                   eps=check_positive("epsilon", epsilon), momentum=0, centered=False)
+    return torch.optim.Adam(groups, lr=learning_rate,
+                            betas=(_check_beta("beta1", beta1), _check_beta("beta2", beta2)),
+                            eps=check_positive("epsilon", epsilon))
+
+
+def set_weight_decay(optimizer, lambd, m):
+    """The course's L2 for one step of m examples, on an optimizer made by optimizer_for or sgd_for:
+    weight_decay = λ/m on its groups of weights (ndim >= 2), biases left at 0. With mini-batches the
+    course's cost of a batch of m_k examples is J_k + λ/(2m_k) Σ‖W‖², gradient dW + (λ/m_k)W, so the
+    decay follows m_k (the last batch may be smaller): set it before each step. In place; returns it."""
+    decay = l2_weight_decay(lambd, m)
+    for i, group in enumerate(optimizer.param_groups):
+        kinds = {p.ndim >= 2 for p in group["params"]}
+        if len(kinds) > 1:
+            raise ValueError(f"optimizer.param_groups[{i}] mixes weights and biases; build the optimizer "
+                             "with optimizer_for (a group of weights, a group of biases)")
+        if kinds == {True}:
+            group["weight_decay"] = decay
+    return optimizer
+
+
+def optimizer_state(optimizer, model):
+    """torch's optimizer state of a DeepNet under the course's names (for parity checks):
+    {"v": {"dW1": (n[1], n[0]), "db1": (n[1], 1), ...}, "s": {...}, "t": int}, with only what
+    the optimizer keeps:
+
+        SGD momentum_buffer -> v          RMSprop square_avg -> s, step -> t
+        Adam exp_avg -> v, exp_avg_sq -> s, step -> t (the number of steps taken)
+
+    Bias (n[l],) -> db[l] (n[l], 1). Fresh NumPy arrays; an entry a parameter lacks is left out.
+    """
+    names = {"momentum_buffer": "v", "exp_avg": "v", "square_avg": "s", "exp_avg_sq": "s"}
+    out = {}
+    for l, lin in enumerate(model.linears, start=1):
+        for key, p in ((f"dW{l}", lin.weight), (f"db{l}", lin.bias)):
+            state = optimizer.state.get(p, {})
+            for torch_name, course_name in names.items():
+                if state.get(torch_name) is not None:
+                    out.setdefault(course_name, {})[key] = _to_numpy_any(state[torch_name]).reshape(
+                        tuple(p.shape) if p.ndim >= 2 else (-1, 1))
+            if "step" in state:                    # a float32 tensor (float64 if that is the default)
+                out["t"] = int(float(state["step"]))
+    return out
+
+
+# ------------------------------------------------------ learning-rate decay (F38)
+
+_SCHEDULE_ARGS = {"inverse_time": {"decay_rate": None}, "staircase": {"decay_rate": None, "time_interval": 1000},
+                  "exponential": {"base": 0.95}, "inverse_sqrt": {"k": 1.0}}
+
+
+def lr_scheduler_for(optimizer, schedule, kwargs=None, **kw):
+    """A torch.optim.lr_scheduler giving, epoch by epoch, scratch.optimizers.LR_SCHEDULES[schedule].
+
+    Call scheduler.step() ONCE PER EPOCH, at its end. torch's scheduler counts its step() calls in
+    last_epoch (0 at construction), and the optimizer's lr is then lr0 · factor(last_epoch); so
+    epoch e (counting from 0) trains at schedule(lr0, epoch_num=e, **kw), the course's epoch_num,
+    as scratch.plan does. (Stepping it after every mini-batch would make last_epoch count
+    updates, not epochs: the rate would decay per step, n_batches times as fast.)
+    lr0 is the optimizer's lr when the scheduler is made (its "initial_lr"). The schedule's keywords
+    come as keywords or as one dict (scratch.plan's (name, kwargs): lr_scheduler_for(opt, *lr_schedule)).
+
+    "inverse_time" (decay_rate):   course α₀/(1 + decay_rate·e)
+                                   torch  LambdaLR(e -> 1/(1 + decay_rate·e))
+    "staircase" (decay_rate, time_interval=1000):
+                                   course α₀/(1 + decay_rate·floor(e/time_interval))
+                                   torch  LambdaLR(e -> 1/(1 + decay_rate·floor(e/time_interval)))
+    "exponential" (base=0.95):     course baseᵉ·α₀
+                                   torch  ExponentialLR(gamma=base): recursive, lr_e = lr_{e-1}·base, so
+                                   one rounding per epoch (relative error <= e·2⁻⁵³), not the closed form
+    "inverse_sqrt" (k=1.0):        course k/√e·α₀ for e >= 1, α₀ at e = 0 (k/√0 is undefined)
+                                   torch  LambdaLR(e -> k/√e if e >= 1 else 1)
+    LambdaLR multiplies: lr0·(1/(1 + …)) against the course's lr0/(1 + …), equal to one rounding.
+    """
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
+    if not isinstance(schedule, str) or schedule not in LR_SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(LR_SCHEDULES)}; got {schedule!r}")
+    if kwargs is not None:
+        if not isinstance(kwargs, Mapping):
+            raise TypeError(f"kwargs must be a dict of the schedule's keywords; got {type(kwargs).__name__}")
+        both = sorted(set(kwargs) & set(kw))
+        if both:
+            raise ValueError(f"{both[0]} given twice (in kwargs and as a keyword)")
+        kw = {**kwargs, **kw}
+    allowed = _SCHEDULE_ARGS[schedule]
+    unknown = sorted(set(kw) - set(allowed))
+    if unknown:
+        raise ValueError(f"schedule {schedule!r} takes {sorted(allowed)}; got unknown argument(s) {unknown}")
+    args = {**allowed, **kw}
+    missing = sorted(k for k, v in args.items() if v is None)
+    if missing:
+        raise ValueError(f"schedule {schedule!r} needs {missing[0]}; got none")
+    if schedule == "exponential":
+        base = check_real("base", args["base"])
+        if not 0.0 < base <= 1.0:
+            raise ValueError(f"base must be in (0, 1] (a decay factor per epoch); got {base}")
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=base)
+    if schedule == "inverse_sqrt":
+        k = check_positive("k", args["k"])
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: k / math.sqrt(e) if e >= 1 else 1.0)
+    rate = check_nonneg("decay_rate", args["decay_rate"])
+    if schedule == "inverse_time":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1 / (1 + rate * e))
+    interval = check_count("time_interval", args["time_interval"], minimum=1)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1 / (1 + rate * (e // interval)))

@@ -1,10 +1,11 @@
-"""The formula inventory (DESIGN F01-F32) as runnable parity rows.
+"""The formula inventory (DESIGN F01-F38) as runnable parity rows.
 
 Each row with a torch side is a function of the dtype returning a ParityReport: scratch
 ("mine", course layout) against torch ("gold", transposed back with convert.to_numpy), on
 seeded random inputs with the hard spots (|z| up to 1e3, ±40, ±800, exact zeros, m = 1).
 `python -m torch_ref.parity` runs them in float64 and float32 and prints the table.
-The rows of the whole networks (F13-F22, F30, F32) live in inventory_nets.py.
+The rows of the whole networks (F13-F22, F30, F32) and of optimization (F33-F38) live in
+inventory_nets.py.
 """
 import argparse
 import re
@@ -284,6 +285,12 @@ def _rows():
         R("F30", "gradient check ‖g-g̃‖/(‖g‖+‖g̃‖) < 1e-7", nets.f30),
         R("F31", "vectorization: loop vs vectorized, timed", check="by benchmark"),
         R("F32", "prediction ŷ > 0.5, accuracy", nets.f32),
+        R("F33", "mini-batches: one permutation, cut; last m mod size", nets.f33),
+        R("F34", "EWA v = βv + (1-β)θ, bias correction v/(1-βᵗ)", nets.f34),
+        R("F35", "momentum v = βv + (1-β)dθ vs SGD + zero buffer", nets.f35),
+        R("F36", "RMSprop s = β₂s + (1-β₂)dθ², dθ/(√s + ε)", nets.f36),
+        R("F37", "Adam θ -= α·v/(1-β₁ᵗ) / (√(s/(1-β₂ᵗ)) + ε)", nets.f37),
+        R("F38", "lr decay: 1/(1+rt), staircase, baseᵗ, k/√t", nets.f38),
     ]
 
 
@@ -310,7 +317,7 @@ def tests_naming(row_id, root=Path(__file__).resolve().parent.parent / "tests"):
 def run_cli(argv):
     parser = argparse.ArgumentParser(
         prog="python -m torch_ref.parity",
-        description="Parity of scratch against torch, row by row (DESIGN F01-F32).")
+        description="Parity of scratch against torch, row by row (DESIGN's formula inventory).")
     parser.add_argument("ids", nargs="*", help="rows to run, e.g. F07 F20 (default: all)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every quantity of every row")
     args = parser.parse_args(argv)

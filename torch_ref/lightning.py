@@ -31,7 +31,6 @@ import warnings
 from dataclasses import dataclass
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
@@ -40,6 +39,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Sco
 
 from scratch._checks import check_choice, check_count, check_labels, check_matrix, check_nonneg, check_positive
 from scratch.initializers import initialize_parameters
+from scratch.plan import check_lr_schedule, check_optimizer, make_plan
 
 from . import convert, functional
 from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
@@ -67,25 +67,29 @@ class RepeatedBatch:
             yield self.x, self.y
 
 
-class ShuffledBatches(RepeatedBatch):
-    """Mini-batches from in-memory tensors: every pass over the m examples is a fresh permutation
-    (torch.Generator seeded by `seed`) cut into batches of batch_size (the last may be smaller),
-    until `steps` batches have been yielded."""
+class PlannedBatches:
+    """The training batches of a scratch.plan.Plan, from tensors kept on the device: each step yields
+    (x_b, y_b, weight, m_b), the columns of that step (gathered once per step; full batch: the tensors
+    themselves, never re-collated), m_b the examples of the whole step (the m of λ/(2m)‖W‖²) and the
+    weight of this process's share of the cost (1 with one process; see CourseDataModule for DDP).
 
-    def __init__(self, x, y, steps, batch_size, seed=0):
-        super().__init__(x, y, steps)
-        self.batch_size, self.seed = batch_size, seed
+    DDP (world W > 1): process r takes every W-th column of each step, from the r-th: full batch
+    pre-sharded once in CourseDataModule.setup (x, y are then the shard), mini-batches per step."""
+
+    def __init__(self, x, y, plan, rank=0, world=1):
+        self.x, self.y, self.plan, self.rank, self.world = x, y, plan, rank, world
+
+    def __len__(self):
+        return self.plan.num_steps
 
     def __iter__(self):
-        gen, m, done = torch.Generator().manual_seed(self.seed), self.x.shape[0], 0
-        while True:
-            order = torch.randperm(m, generator=gen).to(self.x.device)
-            for start in range(0, m, self.batch_size):
-                if done == self.steps:
-                    return
-                idx = order[start:start + self.batch_size]
-                yield self.x[idx], self.y[idx]
-                done += 1
+        for epoch in range(self.plan.num_epochs):
+            for columns in self.plan.batches(epoch):
+                if columns is None:                              # full batch (this process's shard)
+                    yield self.x, self.y, self.x.shape[0] * self.world / self.plan.m, self.plan.m
+                    continue
+                mine = torch.as_tensor(columns[self.rank::self.world], device=self.x.device)
+                yield self.x[mine], self.y[mine], len(mine) * self.world / len(columns), len(columns)
 
 
 class CourseDataModule(pl.LightningDataModule):
@@ -93,19 +97,19 @@ class CourseDataModule(pl.LightningDataModule):
 
     Each set is converted ONCE with convert.to_torch (x = Xᵀ (m, n_x), y = Yᵀ (m, 1)) in `dtype`
     (default: X's), on the device Lightning trains on, and kept there: no per-step collation.
-    num_iterations: the number of training steps (one epoch of that many batches).
-    batch_size: None (or >= m) for full-batch gradient descent, else shuffled mini-batches.
+    plan: the scratch.plan.Plan of the run (full batch or mini-batches, the batch order); or
+    num_iterations: full-batch gradient descent for that many steps.
 
-    Data parallel (DDP, world size W > 1): rank r keeps the strided shard r, r+W, r+2W, ... of the
-    training set (m_r examples; dev and test stay whole on every rank). DDP averages the W ranks'
-    gradients, so each rank's cost is weighted by loss_weight = m_r·W/m:
-        (1/W) Σ_r (m_r W/m) ∇[(1/m_r) Σ_(i in shard r) L_i] = (1/m) Σ_i ∇L_i,
-    the full-batch gradient exactly, whatever the shard sizes. With one process loss_weight = 1.
-    Mini-batches under DDP: each rank shuffles its own shard (seed + r); the step averages W batches.
+    Data parallel (DDP, world size W > 1): rank r takes the strided share r, r+W, r+2W, ... of the
+    columns of each step (m_r of the step's m_b; full batch: the shard is cut once; dev and test stay
+    whole on every rank). DDP averages the W ranks' gradients, so each rank's cost is weighted by
+    m_r·W/m_b:
+        (1/W) Σ_r (m_r W/m_b) ∇[(1/m_r) Σ_(i in share r) L_i] = (1/m_b) Σ_i ∇L_i,
+    the gradient of the whole step exactly, whatever the share sizes. With one process the weight is 1.
     """
 
-    def __init__(self, X, Y, X_dev=None, Y_dev=None, X_test=None, Y_test=None, *, num_iterations,
-                 batch_size=None, seed=0, dtype=None):
+    def __init__(self, X, Y, X_dev=None, Y_dev=None, X_test=None, Y_test=None, *, num_iterations=None,
+                 plan=None, dtype=None):
         super().__init__()
         check_matrix("X", X, layout="(n_x, m)")
         check_labels("Y", Y, m=X.shape[1])
@@ -117,11 +121,11 @@ class CourseDataModule(pl.LightningDataModule):
                 check_matrix(f"X_{name}", Xs, rows=X.shape[0], layout=f"(n_x, m_{name})", why="(n_x = rows of X)")
                 check_labels(f"Y_{name}", Ys, m=Xs.shape[1])
                 sets[name] = (Xs, Ys)
-        self.num_iterations = check_count("num_iterations", num_iterations, minimum=1)
-        if batch_size is not None:
-            batch_size = check_count("batch_size", batch_size, minimum=1)
-        self.batch_size, self.seed, self.m = batch_size, seed, X.shape[1]
-        self.shard, self.loss_weight = None, 1.0          # this rank's training columns (DDP), its weight
+        if (plan is None) == (num_iterations is None):
+            raise ValueError("give the CourseDataModule a plan or num_iterations (full batch), not both")
+        self.plan = plan if plan is not None else make_plan(X.shape[1], num_iterations=num_iterations)
+        self.num_iterations, self.m = self.plan.num_steps, X.shape[1]
+        self.rank, self.world = 0, 1                      # this process and how many there are (DDP)
         self.dtype = convert.torch_dtype(dtype if dtype is not None else X.dtype)
         self._arrays, self._tensors = sets, None
 
@@ -136,24 +140,21 @@ class CourseDataModule(pl.LightningDataModule):
         arrays = dict(self._arrays)
         world = self.trainer.world_size if self.trainer is not None else 1
         if world > 1:
-            rank = self.trainer.global_rank
-            self.shard = np.arange(rank, self.m, world)
-            if self.shard.size == 0:
-                raise ValueError(f"DDP with {world} processes needs at least {world} training examples; got m = {self.m}")
-            X, Y = arrays["train"]
-            arrays["train"] = (X[:, self.shard], Y[:, self.shard])
-            full_batch = self.batch_size is None or self.batch_size >= self.m
-            self.loss_weight = self.shard.size * world / self.m if full_batch else 1.0
-            self.seed = self.seed + rank
+            self.rank, self.world = self.trainer.global_rank, world
+            smallest = self.m if self.plan.mini_batch_size is None else min(self.plan.mini_batch_size,
+                                                                            self.m % self.plan.mini_batch_size or self.m)
+            if smallest < world:
+                raise ValueError(f"DDP with {world} processes needs at least {world} examples in every step; "
+                                 f"the smallest step has {smallest}")
+            if self.plan.mini_batch_size is None:         # full batch: cut this process's shard once
+                X, Y = arrays["train"]
+                arrays["train"] = (X[:, self.rank::world], Y[:, self.rank::world])
         self._tensors = {name: (convert.to_torch(Xs, dtype=self.dtype, device=device),
                                 convert.to_torch(Ys, dtype=self.dtype, device=device))
                          for name, (Xs, Ys) in arrays.items()}
 
     def train_dataloader(self):
-        x, y = self._tensors["train"]
-        if self.batch_size is None or self.batch_size >= x.shape[0]:
-            return RepeatedBatch(x, y, self.num_iterations)
-        return ShuffledBatches(x, y, self.num_iterations, self.batch_size, self.seed)
+        return PlannedBatches(*self._tensors["train"], self.plan, self.rank, self.world)
 
     def val_dataloader(self):
         return RepeatedBatch(*self._tensors["dev"]) if self.has("dev") else []
@@ -183,7 +184,8 @@ class DeepNetModule(pl.LightningModule):
 
     def __init__(self, layer_dims, activations, *, learning_rate, keep_probs=None, init="he", seed=None,
                  lambd=0.0, l2_mode="cost", m=None, dtype="float64", alpha=0.01, scale=0.01,
-                 params=None, masks=None, check_every=CHECK_EVERY):
+                 params=None, masks=None, check_every=CHECK_EVERY, optimizer="gd", beta=0.9, beta1=0.9,
+                 beta2=0.999, epsilon=1e-8, lr_schedule=None):
         super().__init__()
         check_positive("learning_rate", learning_rate)
         check_count("check_every", check_every, minimum=1)
@@ -192,6 +194,8 @@ class DeepNetModule(pl.LightningModule):
                              f"logits, dZ[L] = A - Y); got {list(activations)[-1:] or activations!r}")
         check_nonneg("lambd", lambd)
         check_choice("l2_mode", l2_mode, L2_MODES)
+        check_optimizer(optimizer, beta, beta1, beta2, epsilon)
+        check_lr_schedule(lr_schedule)
         if masks is not None and not callable(masks):
             raise TypeError(f"masks must be a callable step -> list of masks, or None; got {type(masks).__name__}")
         # hparams go to the checkpoint, not to the logger: hparams logged without metrics leave
@@ -239,20 +243,23 @@ class DeepNetModule(pl.LightningModule):
         self.log(name, value, sync_dist=self.trainer.world_size > 1, **kwargs)
 
     def training_step(self, batch, batch_idx):
-        x, y = batch
+        if len(batch) == 2:                                      # a plain (x, y) loader: the full batch
+            self._check_m()
+        x, y, weight, m_step = batch if len(batch) == 4 else (*batch, 1.0, self.m)
         data = self._data()
         step_masks = None
         if self.masks is not None:
-            masks = self.masks(self.global_step)                 # course layout, all m columns
-            if data is not None and data.shard is not None:
-                masks = [D[:, data.shard] for D in masks]         # this rank's columns
+            masks = self.masks(self.global_step)                 # course layout, the step's m columns
+            if data is not None and data.world > 1:
+                masks = [D[:, data.rank::data.world] for D in masks]   # this rank's columns
             step_masks = convert.masks_to_torch(masks, device=x.device)
         z = self.model(x, masks=step_masks)
         data_cost = functional.cost_from_logits(z, y)
-        if data is not None and data.loss_weight != 1.0:         # DDP: see CourseDataModule
-            data_cost = data_cost * data.loss_weight
-        self._check_m()
-        loss, cost = functional.training_cost(data_cost, self.model, self.hparams.lambd, self.m, self.hparams.l2_mode)
+        if weight != 1.0:                                        # DDP: see CourseDataModule
+            data_cost = data_cost * weight
+        if self._decay:                                          # weight_decay = λ/m of this step
+            convert.set_weight_decay(self.optimizers(use_pl_optimizer=False), self.hparams.lambd, m_step)
+        loss, cost = functional.training_cost(data_cost, self.model, self.hparams.lambd, m_step, self.hparams.l2_mode)
         self.guard.after_forward(self.global_step, cost)       # divergence check 1, on the device
         if self._records():
             self.guard.raise_if_diverged()                     # never log a diverged step
@@ -304,11 +311,27 @@ class DeepNetModule(pl.LightningModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, self.test_metrics, "test/")
 
+    @property
+    def _decay(self):
+        return self.hparams.l2_mode == "weight_decay" and self.hparams.lambd > 0
+
     def configure_optimizers(self):
-        if self.hparams.l2_mode == "weight_decay" and self.hparams.lambd:
+        """torch.optim's twin of the optimizer (convert.optimizer_for) and, with an lr_schedule, its
+        lr_scheduler stepped once per course epoch: every steps_per_epoch training steps (one Lightning
+        epoch holds the whole run, so Lightning's own "epoch" interval would step it once)."""
+        hp = check_optimizer(self.hparams.optimizer, self.hparams.beta, self.hparams.beta1, self.hparams.beta2,
+                             self.hparams.epsilon)
+        if self._decay:
             self._check_m()
-            return convert.sgd_for(self.model, self.hparams.learning_rate, lambd=self.hparams.lambd, m=self.m)
-        return convert.sgd_for(self.model, self.hparams.learning_rate)
+        opt = convert.optimizer_for(self.model, self.hparams.optimizer, self.hparams.learning_rate,
+                                    lambd=self.hparams.lambd if self._decay else 0.0, m=self.m, **hp)
+        schedule = check_lr_schedule(self.hparams.lr_schedule)
+        if schedule is None:
+            return opt
+        data = self._data()
+        every = data.plan.steps_per_epoch if data is not None else 1
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": convert.lr_scheduler_for(opt, *schedule),
+                                                   "interval": "step", "frequency": every}}
 
 
 class TrainingBar(TQDMProgressBar):
@@ -406,9 +429,11 @@ class LightningResult:
     stopped_early: bool = False
 
 
-def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterations, params=None, init="he",
+def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterations=None, params=None, init="he",
                     seed=0, lambd=0.0, l2_mode="cost", keep_probs=None, masks=None, X_dev=None, Y_dev=None,
-                    X_test=None, Y_test=None, batch_size=None, early_stopping=None, checkpoint_dir=None,
+                    X_test=None, Y_test=None, optimizer="gd", beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                    mini_batch_size=None, num_epochs=None, permutations=None, lr_schedule=None,
+                    early_stopping=None, checkpoint_dir=None,
                     log_every=None, logger=False, accelerator="auto", devices=1, precision="64-true",
                     deterministic=True, progress_bar=False, callbacks=(), strategy="auto",
                     check_every=CHECK_EVERY, verbose=False):
@@ -420,7 +445,10 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     afterwards. precision: "64-true" (float64, the parity reference) or "32-true"; accelerator
     "auto" picks CUDA when present. log_every: Lightning writes every that many steps (and validates
     on the dev set as often); default ceil(num_iterations / 100), a hundred points per curve
-    (log_every=1 writes and validates after every step, which costs more than the step). batch_size: mini-batches instead of the full batch. early_stopping:
+    (log_every=1 writes and validates after every step, which costs more than the step).
+    optimizer, beta, beta1, beta2, epsilon, mini_batch_size, num_epochs, permutations, lr_schedule: as
+    scratch.train (the same scratch.plan batches; the batch order of the default permutations depends
+    on seed, as scratch's). early_stopping:
     patience in validations; the best checkpoint is then reloaded (checkpoint_dir defaults to
     <logger dir or cwd>/checkpoints). callbacks: extra Lightning callbacks. devices > 1 (with
     strategy "ddp", or "ddp_spawn" from a notebook or a test) trains data-parallel, each process on
@@ -431,7 +459,9 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     check_every steps (torch_ref.divergence). verbose=False (default) silences Lightning's banners.
     """
     dtype = PRECISION_DTYPES[check_choice("precision", precision, tuple(PRECISION_DTYPES))]
-    num_iterations = check_count("num_iterations", num_iterations, minimum=1)
+    plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
+                     mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
+    num_iterations = plan.num_steps
     if log_every is None:
         log_every = math.ceil(num_iterations / 100)
     if params is None:       # θ_0 exactly as scratch.train draws it from (init, rng=seed)
@@ -442,12 +472,12 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
         checkpoint_dir = os.path.join(getattr(logger, "log_dir", None) or os.getcwd(), "checkpoints")
     with restored_global_state(), quiet_lightning(verbose):
         pl.seed_everything(seed, verbose=False)
-        data = CourseDataModule(X, Y, X_dev, Y_dev, X_test, Y_test, num_iterations=num_iterations,
-                                batch_size=batch_size, seed=seed, dtype=dtype)
+        data = CourseDataModule(X, Y, X_dev, Y_dev, X_test, Y_test, plan=plan, dtype=dtype)
         module = DeepNetModule(layer_dims, activations, learning_rate=learning_rate, keep_probs=keep_probs,
                                init=init, seed=seed, lambd=lambd, l2_mode=l2_mode, m=X.shape[1],
                                dtype=str(dtype).removeprefix("torch."), params=params, masks=masks,
-                               check_every=check_every)
+                               check_every=check_every, optimizer=optimizer, beta=beta, beta1=beta1,
+                               beta2=beta2, epsilon=epsilon, lr_schedule=lr_schedule)
         trainer = lean_trainer(num_iterations, log_every=log_every, logger=logger, accelerator=accelerator,
                                devices=devices, precision=precision, deterministic=deterministic,
                                checkpoint_dir=checkpoint_dir, early_stopping=early_stopping, strategy=strategy,

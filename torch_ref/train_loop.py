@@ -9,6 +9,7 @@ history[k]["cost"] is J_i of a logged step i, the cost BEFORE update i.
 import torch
 
 from scratch._checks import check_count, check_labels, check_matrix, check_nonneg, check_positive
+from scratch.plan import check_lr_schedule, check_optimizer, make_plan
 
 from . import convert, functional
 from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
@@ -21,32 +22,42 @@ def _accuracy(model, x, y):
         return ((proba > 0.5).to(y.dtype) == y).to(torch.float64).mean().item()
 
 
-def train_plain(model, X, Y, *, learning_rate, num_iterations, lambd=0.0, l2_mode="cost", masks=None,
-                callback=None, log_every=1, device=None, check_every=CHECK_EVERY):
-    """Full-batch gradient descent on a DeepNet with torch.optim.SGD (F13, F20, F22).
+def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l2_mode="cost", masks=None,
+                callback=None, log_every=1, device=None, check_every=CHECK_EVERY, optimizer="gd", beta=0.9,
+                beta1=0.9, beta2=0.999, epsilon=1e-8, mini_batch_size=None, num_epochs=None, permutations=None,
+                seed=0, lr_schedule=None):
+    """Gradient descent on a DeepNet with torch.optim (F13, F20, F22, F33-F38), scratch.train's twin.
 
     model: a DeepNet (sigmoid output) with finite parameters, trained in place (train mode).
     X: (n_x, m), Y: (1, m) course-layout NumPy arrays, converted ONCE with convert.to_torch
         (x = Xᵀ (m, n_x), y = Yᵀ (m, 1)) in the model's dtype, on `device` (default: the model's).
+    optimizer, beta, beta1, beta2, epsilon: as scratch.train; torch.optim's SGD, RMSprop or Adam built
+        by convert.optimizer_for (which converts each convention). lr_schedule: as scratch.train, a
+        torch.optim.lr_scheduler from convert.lr_scheduler_for, stepped once per epoch.
+    mini_batch_size, num_epochs, permutations, seed: the batches of scratch.plan.make_plan, the same
+        as scratch.train's for the same arguments (each batch is gathered from the tensors on the device).
     lambd: the course's L2 strength λ. l2_mode:
-        "cost":          J + λ/(2m) Σ‖W‖² through autograd, SGD without decay;
-        "weight_decay":  autograd on J alone, SGD(weight_decay=λ/m) on weights only
-                         (convert.sgd_for) — the same update (1 - αλ/m)W - α·dW.
+        "cost":          J + λ/(2m) Σ‖W‖² through autograd, no decay in the optimizer;
+        "weight_decay":  autograd on J alone, weight_decay=λ/m on weights only (convert) — the same
+                         gradient dW + (λ/m)W (m: the examples of the step).
         Either way the logged cost includes the L2 term, the value scratch computes.
-    masks: None, or a callable step -> list of L-1 course-layout bool masks (n[l], m), the
+    masks: None, or a callable step -> list of L-1 course-layout bool masks (n[l], m of the step), the
         same callable scratch.train accepts, so both sides drop the same units.
     callback(step, record, model): called at each logged step (i % log_every == 0) with a
         copy of the record, before update i (the model then holds θ_i).
     check_every: how often the divergence flags are read back from the device (divergence.py);
         they are also read before every logged step and at the end.
-    Returns history: [{"step": i, "cost": J_i, "train_acc": accuracy of θ_i}, ...] for the
-    logged steps. Raises FloatingPointError, as scratch.train, naming the first step whose cost
-    or updated parameters are not finite and the last finite cost.
+    Returns history: [{"step": i, "epoch": e, "cost": J_i, "train_acc": accuracy of θ_i on the examples of
+    step i}, ...] for the logged steps. Raises FloatingPointError, as scratch.train, naming the first step
+    whose cost or updated parameters are not finite and the last finite cost.
     """
     check_matrix("X", X, layout="(n_x, m)")
     check_labels("Y", Y, m=X.shape[1])
     learning_rate = check_positive("learning_rate", learning_rate)
-    num_iterations = check_count("num_iterations", num_iterations, minimum=1)
+    plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
+                     mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
+    hp = check_optimizer(optimizer, beta, beta1, beta2, epsilon)
+    lr_schedule = check_lr_schedule(lr_schedule)
     lambd = check_nonneg("lambd", lambd)
     log_every = check_count("log_every", log_every, minimum=1)
     check_every = check_count("check_every", check_every, minimum=1)
@@ -69,29 +80,39 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations, lambd=0.0, l2_mod
     y = convert.to_torch(Y, dtype=dtype, device=device)          # (m, 1), once
     m = X.shape[1]
 
-    if l2_mode == "weight_decay":
-        optimizer = convert.sgd_for(model, learning_rate, lambd=lambd, m=m)
-    else:
-        optimizer = convert.sgd_for(model, learning_rate)
+    decay = lambd if l2_mode == "weight_decay" else 0.0
+    opt = convert.optimizer_for(model, optimizer, learning_rate, lambd=decay, m=m, **hp)
+    scheduler = convert.lr_scheduler_for(opt, *lr_schedule) if lr_schedule is not None else None
     model.train()
     params = list(model.parameters())
-    guard, history = DivergenceGuard(parameter_names(model), check_every), []
-    for i in range(num_iterations):
-        step_masks = convert.masks_to_torch(masks(i), device=device) if masks is not None else None
-        data_cost = functional.cost_from_logits(model(x, masks=step_masks), y)
-        loss, cost = functional.training_cost(data_cost, model, lambd, m, l2_mode)
-        guard.after_forward(i, cost)                               # check 1, on the device
-        if i % log_every == 0:
-            guard.raise_if_diverged()                              # never log a diverged step
-            record = {"step": i, "cost": cost.item(), "train_acc": _accuracy(model, x, y)}
-            history.append(record)
-            if callback is not None:
-                callback(i, dict(record), model)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        guard.after_update(i, params)                              # check 2, on the device
-        if guard.due(i):
-            guard.raise_if_diverged()
+    guard, history, i = DivergenceGuard(parameter_names(model), check_every), [], 0
+    for epoch in range(plan.num_epochs):
+        for columns in plan.batches(epoch):
+            if columns is None:
+                xb, yb, mb = x, y, m
+            else:
+                rows = torch.as_tensor(columns, device=device)
+                xb, yb, mb = x[rows], y[rows], len(columns)
+            if decay:                                          # weight_decay = λ/m of this step
+                convert.set_weight_decay(opt, lambd, mb)
+            step_masks = convert.masks_to_torch(masks(i), device=device) if masks is not None else None
+            data_cost = functional.cost_from_logits(model(xb, masks=step_masks), yb)
+            loss, cost = functional.training_cost(data_cost, model, lambd, mb, l2_mode)
+            guard.after_forward(i, cost)                       # check 1, on the device
+            if i % log_every == 0:
+                guard.raise_if_diverged()                      # never log a diverged step
+                record = {"step": i, "epoch": epoch, "cost": cost.item(), "train_acc": _accuracy(model, xb, yb)}
+                history.append(record)
+                if callback is not None:
+                    callback(i, dict(record), model)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            guard.after_update(i, params)                      # check 2, on the device
+            if guard.due(i):
+                guard.raise_if_diverged()
+            i += 1
+        if scheduler is not None:
+            scheduler.step()                                   # once per epoch: α of epoch + 1
     guard.raise_if_diverged()
     return history
