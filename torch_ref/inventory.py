@@ -4,8 +4,8 @@ Each row with a torch side is a function of the dtype returning a ParityReport: 
 ("mine", course layout) against torch ("gold", transposed back with convert.to_numpy), on
 seeded random inputs with the hard spots (|z| up to 1e3, ±40, ±800, exact zeros, m = 1).
 `python -m torch_ref.parity` runs them in float64 and float32 and prints the table.
-The rows of the whole networks (F13-F22, F30, F32) and of optimization (F33-F38) live in
-inventory_nets.py.
+The rows of the whole networks (F13-F22, F30, F32) live in inventory_nets.py, those of
+optimization (F33-F38) in inventory_optim.py.
 """
 import argparse
 import re
@@ -251,6 +251,7 @@ class Row:
 
 def _rows():
     from . import inventory_nets as nets
+    from . import inventory_optim as optim
     R = Row
     return [
         R("F01", "sigmoid σ(z) = 1/(1+e^-z), stable", f01),
@@ -285,12 +286,12 @@ def _rows():
         R("F30", "gradient check ‖g-g̃‖/(‖g‖+‖g̃‖) < 1e-7", nets.f30),
         R("F31", "vectorization: loop vs vectorized, timed", check="by benchmark"),
         R("F32", "prediction ŷ > 0.5, accuracy", nets.f32),
-        R("F33", "mini-batches: one permutation, cut; last m mod size", nets.f33),
-        R("F34", "EWA v = βv + (1-β)θ, bias correction v/(1-βᵗ)", nets.f34),
-        R("F35", "momentum v = βv + (1-β)dθ vs SGD + zero buffer", nets.f35),
-        R("F36", "RMSprop s = β₂s + (1-β₂)dθ², dθ/(√s + ε)", nets.f36),
-        R("F37", "Adam θ -= α·v/(1-β₁ᵗ) / (√(s/(1-β₂ᵗ)) + ε)", nets.f37),
-        R("F38", "lr decay: 1/(1+rt), staircase, baseᵗ, k/√t", nets.f38),
+        R("F33", "mini-batches: one permutation, cut; last m mod size", optim.f33),
+        R("F34", "EWA v = βv + (1-β)θ, bias correction v/(1-βᵗ)", optim.f34),
+        R("F35", "momentum v = βv + (1-β)dθ vs SGD + zero buffer", optim.f35),
+        R("F36", "RMSprop s = β₂s + (1-β₂)dθ², dθ/(√s + ε)", optim.f36),
+        R("F37", "Adam θ -= α·v/(1-β₁ᵗ) / (√(s/(1-β₂ᵗ)) + ε)", optim.f37),
+        R("F38", "lr decay: 1/(1+rt), staircase, baseᵗ, k/√t", optim.f38),
     ]
 
 
