@@ -292,6 +292,8 @@ def _rows():
         R("F36", "RMSprop s = β₂s + (1-β₂)dθ², dθ/(√s + ε)", optim.f36),
         R("F37", "Adam θ -= α·v/(1-β₁ᵗ) / (√(s/(1-β₂ᵗ)) + ε)", optim.f37),
         R("F38", "lr decay: 1/(1+rt), staircase, baseᵗ, k/√t", optim.f38),
+        R("F42", "mini-batch training, each optimizer, decay", optim.f42),
+        R("F44", "log-scale search α = 10^r, β = 1 - 10^r", optim.f44),
     ]
 
 
