@@ -37,3 +37,17 @@ def test_good_numbers_parse():
     assert (args.steps, args.deep_steps, args.repeats, args.every) == (30, 2, 1, 5)
     defaults = bench_lightning.build_parser().parse_args([])
     assert (defaults.steps, defaults.deep_steps, defaults.repeats, defaults.every) == (2000, 100, 5, 50)
+
+
+def test_minibatch_benchmark_refuses_bad_options_and_runs_small(capsys):
+    """experiments.bench_minibatch: bad numbers and names are one-line errors; a tiny run prints one row
+    per implementation whose final costs agree (float32, the same batches)."""
+    from experiments import bench_minibatch
+    with pytest.raises(SystemExit) as exit_info:
+        bench_minibatch.main(["--m", "0"])
+    assert exit_info.value.code == 2
+    assert bench_minibatch.main(["--impl", "numpy"]) == 2
+    capsys.readouterr()
+    rows = [bench_minibatch.run_one(impl, 3000, 1, 256) for impl in ("scratch", "torch")]
+    assert rows[0]["cost"] == pytest.approx(rows[1]["cost"], rel=1e-4)
+    assert all(r["peak_mb"] >= r["data_peak_mb"] > 0 for r in rows)
