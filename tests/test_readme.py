@@ -56,3 +56,12 @@ def test_lightning_example_runs_anywhere_quietly(capfd):
         exec(compile(LIGHTNING_EXAMPLE, "README.md", "exec"), {"__name__": "readme_example"})
     out = capfd.readouterr()
     assert out.err == "" and re.fullmatch(r"tensor\(0\.\d+\)\n", out.out), out
+
+
+OPTIMIZER_EXAMPLE = next(code for code in _blocks("python") if "optimizer=" in code)
+
+
+def test_optimizer_example_prints_the_same_cost_twice(capsys):
+    exec(compile(OPTIMIZER_EXAMPLE, "README.md", "exec"), {"__name__": "readme_example"})
+    a, b = map(float, capsys.readouterr().out.split())
+    assert a == pytest.approx(b, rel=1e-8) and a < 0.69
