@@ -72,6 +72,7 @@ def build_parser():
                "examples:\n  python -m experiments                      # the main job\n"
                "  python -m experiments init --impl all       # a classic experiment, all three implementations\n"
                "  python -m experiments --steps 500 --device cuda\n"
+               "  python -m experiments optimizers --impl all   # mini-batch GD vs momentum vs Adam; costs.png\n"
                "  tensorboard --logdir logs/flower            # the runs of one experiment (printed after each run)\n\n"
                "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_STATUSES),
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,9 +82,12 @@ def build_parser():
                         help="'all' or a comma-separated subset of scratch,torch,lightning (default: the config's)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where torch and Lightning train; auto = CUDA when present (default: auto)")
-    parser.add_argument("--steps", type=_positive_int, metavar="N", help="gradient-descent steps (num_iterations)")
+    parser.add_argument("--steps", type=_positive_int, metavar="N",
+                        help="how long every run trains: N full-batch steps (num_iterations), or, for a run with "
+                             "mini_batch_size, N epochs (num_epochs: passes over the training set of "
+                             "ceil(m_train / mini_batch_size) steps each)")
     parser.add_argument("--lr", type=_positive_float, metavar="ALPHA", help="learning rate α (learning_rate)")
-    parser.add_argument("--seed", type=_nonneg_int, metavar="S", help="seed of the data, split, θ_0 and dropout")
+    parser.add_argument("--seed", type=_nonneg_int, metavar="S", help="seed of the data, split, θ_0, dropout and the mini-batch order")
     parser.add_argument("--log-every", type=_positive_int, metavar="K", help="write TensorBoard scalars every K steps")
     parser.add_argument("--logdir", default="logs", metavar="DIR",
                         help="TensorBoard log directory; DIR/EXPERIMENT is replaced by each run (default: logs)")
@@ -101,9 +105,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.experiment)
-        changes = {k: v for k, v in (("num_iterations", args.steps), ("learning_rate", args.lr),
-                                     ("seed", args.seed), ("log_every", args.log_every)) if v is not None}
+        changes = {k: v for k, v in (("learning_rate", args.lr), ("seed", args.seed),
+                                     ("log_every", args.log_every)) if v is not None}
         cfg = cfg.override(**changes)                 # over every variant's own value too
+        if args.steps is not None:
+            cfg = cfg.with_steps(args.steps)          # steps with full batch, epochs with mini-batches
         from .main_job import main_job     # numpy, torch, ... load from here on
         runs = main_job(cfg, impls=args.impl, logdir=args.logdir, device=args.device,
                         data_paths=args.data)

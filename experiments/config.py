@@ -2,11 +2,27 @@
 
 The field names are the hyperparameter names shared by scratch.train, torch_ref.train_loop and
 torch_ref.lightning (layer_dims, activations, keep_probs, init, lambd, learning_rate,
-num_iterations, seed), so one Config drives all three implementations. A TOML file holds these
-keys at the top level, and optionally [[variants]]: each a `name` plus the keys it changes
-(the classic experiments: one run per variant, everything else equal).
+num_iterations, seed, and the optimization arguments optimizer, beta, beta1, beta2, epsilon,
+mini_batch_size, num_epochs, lr_schedule), so one Config drives all three implementations.
+A TOML file holds these keys at the top level, and optionally [[variants]]: each a `name` plus
+the keys it changes (the classic experiments: one run per variant, everything else equal).
+
+How long a run trains:
+    full batch (no mini_batch_size): num_iterations steps (default 10000); num_epochs is refused.
+    mini-batches (mini_batch_size = B): num_epochs passes over the training set, each of
+        ceil(m_train / B) steps in the order of scratch.optimizers.epoch_permutations(m_train, seed);
+        num_iterations is refused in the same table (top level or one variant). A variant that sets
+        mini_batch_size trains by epochs and does not inherit the top level's num_iterations.
+lr_schedule: a table naming a schedule of scratch.optimizers.LR_SCHEDULES and its keywords,
+    `lr_schedule = {name = "inverse_time", decay_rate = 1.0}`, or only a name, `lr_schedule =
+    "exponential"` (its default keywords). Config keeps it as (name, {keywords}), the form the three
+    training functions take; the rate moves once per epoch (a full-batch step is an epoch).
+Dropout with mini-batches is allowed: the shared masks of each step are drawn for that step's
+batch (experiments.runner.shared_dropout_masks).
 """
 import dataclasses
+import inspect
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -18,6 +34,8 @@ except ModuleNotFoundError:          # Python 3.10: the same parser as the tomli
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "configs")
 IMPLS = ("scratch", "torch", "lightning")
 DATASETS = ("flower", "moons", "circles", "blobs", "digits", "breast_cancer", "catvnoncat")
+OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")        # scratch.plan.OPTIMIZERS (no NumPy import here)
+DEFAULT_ITERATIONS = 10000                                 # full-batch steps when num_iterations is not given
 
 
 @dataclass(frozen=True)
@@ -45,9 +63,18 @@ class Config:
     init: str = "random"
     scale: float = 0.01                # std of init="random" (the course's × 0.01)
     lambd: float = 0.0
-    learning_rate: float = 1.2
-    num_iterations: int = 10000
-    seed: int = 0                      # data, split, θ_0 and dropout masks
+    learning_rate: float = 1.2         # α₀ when lr_schedule is given
+    num_iterations: int = None         # full-batch steps (DEFAULT_ITERATIONS when not given)
+    seed: int = 0                      # data, split, θ_0, dropout masks and the mini-batch order
+    # optimization (scratch.train's arguments of the same names)
+    optimizer: str = "gd"              # "gd", "momentum" (beta), "rmsprop" (beta2, epsilon), "adam" (beta1, beta2, epsilon)
+    beta: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    mini_batch_size: int = None        # None: full batch
+    num_epochs: int = None             # with mini_batch_size: passes over the training set
+    lr_schedule: tuple = None          # None or (name, {keywords}) of scratch.optimizers.LR_SCHEDULES
     log_every: int = 10                # TensorBoard writes every k steps
     impls: tuple = IMPLS               # which implementations run by default
     variants: tuple = field(default=())
@@ -58,14 +85,46 @@ class Config:
         bad = [i for i in self.impls if i not in IMPLS]
         if bad or not self.impls:
             raise ValueError(f"{self.name}: impls must be a non-empty list from {list(IMPLS)}; got {list(self.impls)}")
-        for key in ("num_iterations", "log_every"):
+        for key in ("num_iterations", "mini_batch_size", "num_epochs", "log_every"):
             value = getattr(self, key)
+            if value is None and key != "log_every":
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{self.name}: {key} must be a positive int; got {value!r}")
-        if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
+        if not _is_number(self.learning_rate) or not self.learning_rate > 0:
             raise ValueError(f"{self.name}: learning_rate must be a positive number; got {self.learning_rate!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"{self.name}: seed must be a non-negative int; got {self.seed!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"{self.name}: optimizer must be one of {list(OPTIMIZERS)}; got {self.optimizer!r}")
+        for key in ("beta", "beta1", "beta2"):
+            value = getattr(self, key)
+            if not _is_number(value) or not 0 <= value < 1:
+                raise ValueError(f"{self.name}: {key} must be a number in [0, 1); got {value!r}")
+        if not _is_number(self.epsilon) or not 0 < self.epsilon < math.inf:
+            raise ValueError(f"{self.name}: epsilon must be a positive number; got {self.epsilon!r}")
+        if self.mini_batch_size is None:
+            if self.num_epochs is not None:
+                raise ValueError(f"{self.name}: num_epochs counts passes of mini-batches: give mini_batch_size "
+                                 f"too, or num_iterations for full-batch steps (got num_epochs = {self.num_epochs})")
+            if self.num_iterations is None:
+                object.__setattr__(self, "num_iterations", DEFAULT_ITERATIONS)
+        else:
+            if self.num_iterations is not None:
+                raise ValueError(f"{self.name}: num_iterations (full-batch steps) conflicts with mini_batch_size = "
+                                 f"{self.mini_batch_size}: with mini-batches give num_epochs instead "
+                                 f"(got num_iterations = {self.num_iterations})")
+            if self.num_epochs is None:
+                raise ValueError(f"{self.name}: mini_batch_size = {self.mini_batch_size} needs num_epochs "
+                                 "(passes over the training set)")
+        object.__setattr__(self, "lr_schedule", normalize_lr_schedule(self.name, self.lr_schedule))
+
+    def num_steps(self, m):
+        """Update steps of a run on m training examples: num_iterations with full batch, else
+        num_epochs · ceil(m / mini_batch_size)."""
+        if self.mini_batch_size is None:
+            return self.num_iterations
+        return self.num_epochs * -(-m // self.mini_batch_size)
 
     def replace(self, **changes):
         """A copy with some fields changed (lists become tuples), validated again."""
@@ -79,18 +138,101 @@ class Config:
                          for v in self.variants)
         return self.replace(variants=variants, **changes)
 
+    def with_steps(self, n):
+        """A copy in which every run trains n units of its own kind (the command line's --steps):
+        n full-batch steps (num_iterations) for a full-batch run, n epochs (num_epochs) for a
+        mini-batch run; a variant's own num_iterations / num_epochs give way."""
+        own = {"num_iterations", "num_epochs"}
+        base_key = "num_iterations" if self.mini_batch_size is None else "num_epochs"
+        variants = []
+        for v in self.variants:
+            changes = {k: val for k, val in v.overrides.items() if k not in own}
+            mini = v.overrides.get("mini_batch_size", self.mini_batch_size) is not None
+            if mini != (self.mini_batch_size is not None):        # a full-batch top level, a mini-batch variant
+                changes["num_epochs"] = n
+            variants.append(Variant(v.name, changes))
+        return self.replace(variants=tuple(variants), **{base_key: n})
+
     def runs(self):
-        """[(variant name or None, Config)]: the base config alone, or one Config per variant."""
+        """[(variant name or None, Config)]: the base config alone, or one Config per variant. A variant
+        that sets mini_batch_size trains by epochs: the top level's num_iterations does not apply to it.
+        A variant's invalid combination raises ValueError naming the config and the variant."""
         if not self.variants:
             return [(None, self)]
-        return [(v.name, self.replace(variants=(), **v.overrides)) for v in self.variants]
+        out = []
+        for v in self.variants:
+            changes = dict(v.overrides)
+            if "mini_batch_size" in changes and "num_iterations" not in changes:
+                changes["num_iterations"] = None
+            try:
+                out.append((v.name, self.replace(variants=(), **changes)))
+            except ValueError as err:
+                message = str(err)
+                prefix = f"{self.name}: "
+                if message.startswith(prefix):
+                    message = message[len(prefix):]
+                raise ValueError(f"{self.name}, variant {v.name!r}: {message}") from None
+        return out
 
     def hparams(self):
         """The hyperparameters as TensorBoard wants them: flat str/int/float values."""
         keys = ("dataset", "layer_dims", "activations", "keep_probs", "init", "scale", "lambd",
-                "learning_rate", "num_iterations", "seed")
-        return {k: v if isinstance(v, (int, float, str)) else str(list(v) if v is not None else None)
-                for k, v in ((k, getattr(self, k)) for k in keys)}
+                "learning_rate", "num_iterations", "seed", "optimizer", "beta", "beta1", "beta2", "epsilon",
+                "mini_batch_size", "num_epochs")
+        out = {k: v if isinstance(v, (int, float, str)) else str(list(v) if v is not None else None)
+               for k, v in ((k, getattr(self, k)) for k in keys)}
+        out["lr_schedule"] = describe_lr_schedule(self.lr_schedule)
+        return out
+
+
+def describe_lr_schedule(lr_schedule):
+    """"inverse_time(decay_rate=1.0)" for ("inverse_time", {"decay_rate": 1.0}); "None" for None."""
+    if lr_schedule is None:
+        return "None"
+    name, kwargs = lr_schedule
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def normalize_lr_schedule(where, value):
+    """The config's lr_schedule as the training functions take it: None or (name, {keywords}).
+    value: None; a name; a TOML table {name = ..., keyword = value, ...}; or (name, {keywords}).
+    Checks the name and the keywords against scratch.optimizers.LR_SCHEDULES (imported here only:
+    NumPy is not loaded for --help), and that the schedule gives a positive rate at epoch 0."""
+    if value is None:
+        return None
+    from scratch.optimizers import LR_SCHEDULES
+    form = ('a table such as lr_schedule = {name = "inverse_time", decay_rate = 1.0}, or a schedule name')
+    if isinstance(value, str):
+        name, kwargs = value, {}
+    elif isinstance(value, dict):
+        kwargs = dict(value)
+        name = kwargs.pop("name", None)
+        if name is None:
+            raise ValueError(f"{where}: lr_schedule needs a name, one of {list(LR_SCHEDULES)}; got {value!r}; "
+                             f"expected {form}")
+    elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
+        name, kwargs = value[0], dict(value[1])
+    else:
+        raise ValueError(f"{where}: lr_schedule must be {form}; got {value!r}")
+    if not isinstance(name, str) or name not in LR_SCHEDULES:
+        raise ValueError(f"{where}: lr_schedule name must be one of {list(LR_SCHEDULES)}; got {name!r}")
+    signature = inspect.signature(LR_SCHEDULES[name])
+    accepted = list(signature.parameters)[2:]                  # after (learning_rate0, epoch_num)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"{where}: lr_schedule {name!r} takes the key(s) {accepted}; got unknown key(s) {unknown}")
+    missing = [k for k in accepted if signature.parameters[k].default is inspect.Parameter.empty and k not in kwargs]
+    if missing:
+        raise ValueError(f"{where}: lr_schedule {name!r} needs the key(s) {missing} (it takes {accepted})")
+    try:
+        LR_SCHEDULES[name](1.0, 0, **kwargs)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: lr_schedule {name!r}: {err}") from None
+    return name, kwargs
 
 
 def _freeze(value):
@@ -143,4 +285,6 @@ def load_config(name_or_path):
         _check_keys(f"{path}: variant {vname!r}", v)
         parsed.append(Variant(vname, {key: _freeze(val) for key, val in v.items()}))
     name = os.path.splitext(os.path.basename(path))[0]
-    return Config(name=name, variants=tuple(parsed), **{k: _freeze(v) for k, v in table.items()})
+    cfg = Config(name=name, variants=tuple(parsed), **{k: _freeze(v) for k, v in table.items()})
+    cfg.runs()                                   # every variant checked now, before anything runs
+    return cfg

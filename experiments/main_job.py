@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from . import compare, runner
+from . import compare, figures, runner
+from .config import describe_lr_schedule
 
 
 def max_param_difference(a, b):
@@ -110,16 +111,37 @@ def _per_variant(cfg, *keys):
     return bool(cfg.variants) and all(any(k in v.overrides for k in keys) for v in cfg.variants)
 
 
+def _training(cfg, m):
+    """How long cfg trains on m examples: "N full-batch steps" or "E epochs of mini-batches of B (S steps)"."""
+    if cfg.mini_batch_size is None:
+        return f"{cfg.num_iterations} full-batch steps"
+    return (f"{cfg.num_epochs} epochs of mini-batches of {cfg.mini_batch_size} "
+            f"({cfg.num_steps(m)} steps, batch order from seed {cfg.seed})")
+
+
 def _describe(cfg, sizes):
-    """One line: network, data sizes, steps, learning rate, regularization, θ_0 ("per variant" for
-    what every variant sets itself)."""
+    """One line: network, data sizes, steps, learning rate, optimizer, schedule, regularization, θ_0
+    ("per variant" for what every variant sets itself)."""
     net = ("network per variant" if _per_variant(cfg, "layer_dims", "activations")
            else f"{list(cfg.layer_dims)} {'/'.join(cfg.activations)}")
     rate = "per variant" if _per_variant(cfg, "learning_rate") else cfg.learning_rate
-    extra = "".join(f", {k} {v}" for k, v in (("lambd", cfg.lambd), ("keep_probs", cfg.keep_probs)) if v)
+    optim = [("optimizer", "per variant" if _per_variant(cfg, "optimizer") else
+              (cfg.optimizer if cfg.optimizer != "gd" else None)),
+             ("lr_schedule", describe_lr_schedule(cfg.lr_schedule) if cfg.lr_schedule else None)]
+    extra = "".join(f", {k} {v}" for k, v in (*optim, ("lambd", cfg.lambd), ("keep_probs", cfg.keep_probs)) if v)
     split = " / ".join(f"{k} {n}" for k, n in sizes.items() if n)
-    return (f"{net} on {cfg.dataset} ({split}); {cfg.num_iterations} full-batch steps, learning_rate "
+    steps = ("steps per variant" if _per_variant(cfg, "num_iterations", "num_epochs", "mini_batch_size")
+             else _training(cfg, sizes["train"]))
+    return (f"{net} on {cfg.dataset} ({split}); {steps}, learning_rate "
             f"{rate}{extra}, float64; same θ_0 for all (init {cfg.init}, seed {cfg.seed})")
+
+
+def _value(key, value):
+    """A variant's override as the report shows it (an lr_schedule table as name(keywords))."""
+    if key == "lr_schedule":
+        from .config import normalize_lr_schedule
+        return describe_lr_schedule(normalize_lr_schedule(key, value))
+    return repr(value)
 
 
 def _cost(value):
@@ -132,21 +154,23 @@ def _acc(value):
     return f"{value:9.3f}" if value is not None else f"{'-':>9}"
 
 
-def format_report(cfg, runs, logdir, total_s=None):
-    """The printed summary of runner.run's VariantRuns for config cfg (total_s: the whole run's time)."""
+def format_report(cfg, runs, logdir, total_s=None, figure=None):
+    """The printed summary of runner.run's VariantRuns for config cfg (total_s: the whole run's time;
+    figure: the path of the cost-curve PNG, when one was written)."""
     lines = [f"{cfg.name}: {cfg.description}"]
     sweep = any(r.variant for r in runs)
-    head = f"{'variant':12} " if sweep else ""
+    width = max([12] + [len(vr.variant) for vr in runs if vr.variant])      # the variant column
+    head = f"{'variant':{width}} " if sweep else ""
     header = f"{head}{'impl':10} {'final cost J(θ_N)':>19} {'train acc':>9} {'dev acc':>9} {'test acc':>9} {'wall s':>7}"
     lines.append("  " + _describe(cfg if sweep else runs[0].config, runs[0].sizes))
     if sweep:
-        changes = "; ".join(f"{v.name}: " + ", ".join(f"{k} {val!r}" for k, val in v.overrides.items())
+        changes = "; ".join(f"{v.name}: " + ", ".join(f"{k} {_value(k, val)}" for k, val in v.overrides.items())
                             for v in cfg.variants)
         lines.append(f"  variants (each changes only this): {changes}")
     lines += ["", header]
     for vr in runs:
         for r in vr.results:
-            name = f"{vr.variant:12} " if sweep else ""
+            name = f"{vr.variant:{width}} " if sweep else ""
             lines.append(f"{name}{r.impl:10} {_cost(r.final_cost)} {_acc(r.accuracy['train'])} "
                          f"{_acc(r.accuracy['dev'])} {_acc(r.accuracy['test'])} {r.wall_s:7.2f}")
         pairs = list(itertools.combinations(vr.results, 2))
@@ -155,21 +179,28 @@ def format_report(cfg, runs, logdir, total_s=None):
             lines += ["", f"largest parameter difference |θ_a - θ_b| after training: {diffs}"]
         elif pairs:
             worst = max(max_param_difference(a.params, b.params) for a, b in pairs)
-            lines.append(f"{'':12} largest |θ_a - θ_b| between implementations: {worst:.1e}")
+            lines.append(f"{'':{width}} largest |θ_a - θ_b| between implementations: {worst:.1e}")
         lines += verdict_lines(vr)
     impls = sorted({r.impl for vr in runs for r in vr.results}, key=("scratch", "torch", "lightning").index)
     where = os.path.join(logdir, cfg.name, "<variant>" if sweep else "", "{" + ",".join(impls) + "}")
     if total_s is not None:
         lines += ["", f"total {total_s:.1f} s (loading torch and Lightning and writing TensorBoard included)"]
+    if figure is not None:
+        lines += [f"cost curves of every variant ({runs[0].results[0].impl}): {figure}"]
     lines += ["", f"TensorBoard runs: {where.replace(os.sep * 2, os.sep)}. Open them with:",
               f"    tensorboard --logdir {shlex.quote(os.path.join(logdir, cfg.name))}"]
     return "\n".join(lines)
 
 
 def main_job(cfg, impls=None, logdir="logs", device=None, data_paths=None):
-    """Run cfg (runner.run) and print its report; returns the VariantRuns (VariantRuns.agree
-    says whether its implementations agree)."""
+    """Run cfg (runner.run) and print its report; for a sweep, also the cost curves of every
+    variant into <logdir>/<experiment>/costs.png (figures.cost_curves). Returns the VariantRuns
+    (VariantRuns.agree says whether its implementations agree)."""
     start = time.perf_counter()
     runs = runner.run(cfg, impls=impls, logdir=logdir, device=device, data_paths=data_paths)
-    print(format_report(cfg, runs, logdir, total_s=time.perf_counter() - start))
+    figure = None
+    if any(vr.variant for vr in runs):
+        figure = figures.cost_curves(runs, os.path.join(runner.experiment_dir(logdir, cfg), figures.FIGURE_NAME),
+                                     title=cfg.description or cfg.name)
+    print(format_report(cfg, runs, logdir, total_s=time.perf_counter() - start, figure=figure))
     return runs

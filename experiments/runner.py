@@ -147,32 +147,54 @@ def _finish(writer, cfg, impl, result, predict_proba, data):
     tb.write_hparams(writer, {"impl": impl, **cfg.hparams()},
                      {"hp/train_cost": result.final_cost, "hp/train_acc": result.accuracy["train"],
                       "hp/dev_acc": result.accuracy["dev"]})
-    tb.add_decision_boundary(writer, predict_proba, *data.train, step=cfg.num_iterations,
+    tb.add_decision_boundary(writer, predict_proba, *data.train, step=cfg.num_steps(data.train[0].shape[1]),
                              title=f"{cfg.name} ({impl}): train acc {result.accuracy['train']:.3f}")
     writer.close()
 
 
-def shared_dropout_masks(layer_dims, keep_probs, m, seed):
-    """masks(step) -> the dropout masks D[1..L-1] of that step, bool (n[l], m), D[l] = rand < keep_prob[l].
+def batch_size_at(step, m, mini_batch_size=None):
+    """The number of examples update `step` sees (scratch.plan): m with full batch; with mini-batches
+    the epoch's batches hold mini_batch_size columns each, the last m mod mini_batch_size (when not 0)."""
+    if mini_batch_size is None:
+        return m
+    per_epoch = -(-m // mini_batch_size)
+    return min(mini_batch_size, m - (step % per_epoch) * mini_batch_size)
+
+
+def shared_dropout_masks(layer_dims, keep_probs, m, seed, mini_batch_size=None):
+    """masks(step) -> the dropout masks D[1..L-1] of that step, bool (n[l], m_step), D[l] = rand < keep_prob[l],
+    m_step = batch_size_at(step, m, mini_batch_size) (m with full batch; the step's batch with mini-batches).
 
     Every implementation trains with these same masks (scratch.train, train_plain and the Lightning
-    module all take `masks`), so a dropout run is the same run three times and its curves overlay.
-    Each step draws from its own Generator seeded by (seed, step): the masks do not depend on who
-    asks first or how often. None without dropout."""
+    module all take `masks`, shaped for the step's batch), so a dropout run is the same run three times
+    and its curves overlay. Each step draws from its own Generator seeded by (seed, step): the masks
+    do not depend on who asks first or how often. None without dropout."""
     if not keep_probs:
         return None
     dims, keep_probs = list(layer_dims[1:-1]), list(keep_probs)
 
     def masks(step):
         rng = np.random.default_rng([seed, step])
-        return [rng.random((n, m)) < kp for n, kp in zip(dims, keep_probs)]
+        size = batch_size_at(step, m, mini_batch_size)
+        return [rng.random((n, size)) < kp for n, kp in zip(dims, keep_probs)]
     return masks
 
 
+def train_kwargs(cfg, masks=None):
+    """The keyword arguments that scratch.train, train_plain and train_lightning share, from cfg: the
+    one place where a Config becomes a training call (each runner adds what is its own: θ_0 or the
+    model, dev data, callbacks, device)."""
+    return dict(learning_rate=cfg.learning_rate, num_iterations=cfg.num_iterations, num_epochs=cfg.num_epochs,
+                mini_batch_size=cfg.mini_batch_size, seed=cfg.seed, optimizer=cfg.optimizer, beta=cfg.beta,
+                beta1=cfg.beta1, beta2=cfg.beta2, epsilon=cfg.epsilon,
+                lr_schedule=None if cfg.lr_schedule is None else (cfg.lr_schedule[0], dict(cfg.lr_schedule[1])),
+                lambd=cfg.lambd, masks=masks, log_every=cfg.log_every)
+
+
 def run_scratch(cfg, data, params0, path, device=None, masks=None):
-    """scratch.train (NumPy, full batch) from params0; history records written as they come."""
+    """scratch.train (NumPy) from params0; history records written as they come."""
     from scratch.train import train
-    writer, bar = tb.open_writer(path), Progress("scratch", cfg.num_iterations)
+    writer, bar = tb.open_writer(path), Progress("scratch", cfg.num_steps(data.train[0].shape[1]))
     trajectory = Trajectory()
 
     def log(step, record, params):               # params: θ_step, before update `step`
@@ -182,9 +204,8 @@ def run_scratch(cfg, data, params0, path, device=None, masks=None):
 
     start = time.perf_counter()
     res = train(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0, rng=cfg.seed,
-                learning_rate=cfg.learning_rate, num_iterations=cfg.num_iterations, lambd=cfg.lambd,
-                keep_probs=cfg.keep_probs and list(cfg.keep_probs), masks=masks, X_dev=data.dev[0],
-                Y_dev=data.dev[1], callback=log, log_every=cfg.log_every)
+                keep_probs=cfg.keep_probs and list(cfg.keep_probs), X_dev=data.dev[0], Y_dev=data.dev[1],
+                callback=log, **train_kwargs(cfg, masks))
     wall, params = time.perf_counter() - start, res.final_params
     bar.close()
     acts = list(cfg.activations)
@@ -239,7 +260,7 @@ def run_torch(cfg, data, params0, path, device=None, masks=None):
     model = DeepNet.from_params(params0, list(cfg.activations), keep_probs=cfg.keep_probs and list(cfg.keep_probs))
     model.to(_torch_device(device))
     cost, predict, proba = _torch_evaluator(model)
-    writer, bar = tb.open_writer(path), Progress("torch", cfg.num_iterations)
+    writer, bar = tb.open_writer(path), Progress("torch", cfg.num_steps(data.train[0].shape[1]))
     trajectory = Trajectory()
 
     def log(step, record, model):            # model holds θ_step; dev cost without L2, as scratch's
@@ -249,8 +270,7 @@ def run_torch(cfg, data, params0, path, device=None, masks=None):
         bar.update(step, record["cost"])
 
     start = time.perf_counter()
-    train_plain(model, *data.train, learning_rate=cfg.learning_rate, num_iterations=cfg.num_iterations,
-                lambd=cfg.lambd, masks=masks, callback=log, log_every=cfg.log_every)
+    train_plain(model, *data.train, callback=log, **train_kwargs(cfg, masks))
     wall = time.perf_counter() - start
     bar.close()
     model.eval()
@@ -297,7 +317,7 @@ def _progress_callback(bar):
 
 
 def run_lightning(cfg, data, params0, path, device=None, masks=None):
-    """torch_ref.lightning.train_lightning (one epoch of N full-batch steps, precision "64-true")
+    """torch_ref.lightning.train_lightning (one Lightning epoch of all N update steps, precision "64-true")
     from params0, its TensorBoardLogger writing `path`; then trainer.test when there is a test set."""
     import warnings
     from lightning.pytorch.loggers import TensorBoardLogger
@@ -310,15 +330,14 @@ def run_lightning(cfg, data, params0, path, device=None, masks=None):
     logger = TensorBoardLogger(save_dir=os.path.dirname(path), name="", version=os.path.basename(path),
                                default_hp_metric=False)
     test = data.test or (None, None)
-    trajectory, bar = Trajectory(), Progress("lightning", cfg.num_iterations)
+    trajectory, bar = Trajectory(), Progress("lightning", cfg.num_steps(data.train[0].shape[1]))
     start = time.perf_counter()
     res = train_lightning(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0,
-                          seed=cfg.seed, learning_rate=cfg.learning_rate, num_iterations=cfg.num_iterations,
-                          lambd=cfg.lambd, keep_probs=cfg.keep_probs and list(cfg.keep_probs), masks=masks,
+                          keep_probs=cfg.keep_probs and list(cfg.keep_probs),
                           X_dev=data.dev[0], Y_dev=data.dev[1], X_test=test[0], Y_test=test[1],
-                          log_every=cfg.log_every, logger=logger, accelerator=accelerator,
-                          precision="64-true",
-                          callbacks=[_lightning_recorder(trajectory, cfg.log_every), _progress_callback(bar)])
+                          logger=logger, accelerator=accelerator, precision="64-true",
+                          callbacks=[_lightning_recorder(trajectory, cfg.log_every), _progress_callback(bar)],
+                          **train_kwargs(cfg, masks))
     wall = time.perf_counter() - start
     bar.close()
     if data.test is not None:
@@ -394,8 +413,9 @@ def write_parity(comparisons, results):
 
 def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
     """Train every variant of cfg with every implementation in impls (default cfg.impls), all from
-    the θ_0 that initialize_parameters(layer_dims, init, rng=seed, scale) draws in float64, and with
-    dropout all with the same masks (shared_dropout_masks).
+    the θ_0 that initialize_parameters(layer_dims, init, rng=seed, scale) draws in float64, with the
+    same optimization arguments (train_kwargs: optimizer, mini-batches of the same order, lr_schedule),
+    and with dropout all with the same masks (shared_dropout_masks). Steps are update steps.
     Everything that can be refused is refused before anything trains or is removed (the device,
     --data, the data sets and their n_x); then <logdir>/<experiment> is cleared (clear_experiment).
     Returns a list of VariantRuns, one per variant (one in all without variants), each with its
@@ -417,7 +437,8 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
     out = []
     for variant, vcfg, data in plan:
         params0 = initialize_parameters(list(vcfg.layer_dims), vcfg.init, rng=vcfg.seed, scale=vcfg.scale)
-        masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, data.train[0].shape[1], vcfg.seed)
+        masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, data.train[0].shape[1], vcfg.seed,
+                                     vcfg.mini_batch_size)
         with _threads_for(vcfg):
             results = [RUNNERS[impl](vcfg, data, params0, tb.run_dir(logdir, cfg.name, impl, variant),
                                      device, masks) for impl in impls]
