@@ -183,9 +183,9 @@ def test_quiet_by_default_and_banners_on_request(flower, capfd, caplog):
         assert out.out + out.err == "" and caplog.records == []
         train_lightning(Xt, Yt, LAYER_DIMS, ACTIVATIONS, learning_rate=0.1, num_iterations=3, accelerator="cpu",
                         verbose=True)
+        assert logging.getLogger("lightning.pytorch").level == logging.INFO   # the caller's level, restored
     out = capfd.readouterr()
     assert "GPU available" in out.out + out.err + caplog.text
-    assert logging.getLogger("lightning.pytorch").level == logging.INFO       # restored
 
 
 def test_default_log_every_writes_a_hundred_points(flower):
