@@ -93,18 +93,24 @@ def mini_batch_columns(permutation, mini_batch_size):
     return [permutation[k:k + mini_batch_size] for k in range(0, len(permutation), mini_batch_size)]
 
 
+class _EpochOrder:
+    """order(epoch) = np.random.default_rng([seed, epoch]).permutation(m); a class, not a closure,
+    so that it pickles (Lightning's ddp_spawn sends it to every process)."""
+
+    def __init__(self, m, seed):
+        self.m, self.seed = m, seed
+
+    def __call__(self, epoch):
+        epoch = check_count("epoch", epoch, minimum=0)
+        return np.random.default_rng([self.seed, epoch]).permutation(self.m)
+
+
 def epoch_permutations(m, seed):
     """The batch order of every epoch from (seed, epoch) alone, so that scratch, the plain
     torch loop and Lightning can share it: returns order(epoch) =
     np.random.default_rng([seed, epoch]).permutation(m), for random_mini_batches(permutation=...).
     m >= 1 examples, seed >= 0, epoch >= 0 (ints)."""
-    m = check_count("m", m, minimum=1)
-    seed = check_count("seed", seed, minimum=0)
-
-    def order(epoch):
-        epoch = check_count("epoch", epoch, minimum=0)
-        return np.random.default_rng([seed, epoch]).permutation(m)
-    return order
+    return _EpochOrder(check_count("m", m, minimum=1), check_count("seed", seed, minimum=0))
 
 
 # ---------------------------------------------------------- weighted averages

@@ -246,6 +246,21 @@ def test_ddp_on_two_processes_is_full_batch_gradient_descent(tmp_path):
     np.testing.assert_allclose([v for _, v in logged], [r["cost"] for r in ref.history], rtol=1e-6)  # float32 events
 
 
+@pytest.mark.slow
+def test_ddp_on_two_processes_with_mini_batches_and_adam_is_scratch(tmp_path):
+    """devices=2 with mini-batches of 50 (the last of 41, split 21/20): each process takes its share
+    of every batch, weighted, so every Adam update is scratch's update on the whole batch."""
+    (X, Y), _, _ = split(*load_flower(m=402, seed=0), seed=0)                  # m = 241: 50·4 + 41
+    kw = dict(learning_rate=0.01, optimizer="adam", mini_batch_size=50, num_epochs=4, seed=3, lambd=0.7,
+              lr_schedule=("exponential", {"base": 0.9}))
+    theta0 = initialize_parameters([2, 4, 1], "random", rng=0)
+    ref = train(X, Y, [2, 4, 1], ["tanh", "sigmoid"], params=theta0, **kw)
+    res = train_lightning(X, Y, [2, 4, 1], ["tanh", "sigmoid"], params=theta0, accelerator="cpu", devices=2,
+                          strategy="ddp_spawn", **kw)
+    for key, value in ref.final_params.items():
+        np.testing.assert_allclose(res.params[key], value, rtol=TRAJECTORY_RTOL, atol=1e-12, err_msg=key)
+
+
 def test_each_ddp_rank_keeps_a_strided_shard_with_its_loss_weight():
     """CourseDataModule under a world of W = 3 processes: rank r keeps examples r, r+3, ... of the
     training set (dev whole), weighted m_r·W/m so that DDP's average of gradients is the full-batch one."""
