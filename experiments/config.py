@@ -21,7 +21,6 @@ Dropout with mini-batches is allowed: the shared masks of each step are drawn fo
 batch (experiments.runner.shared_dropout_masks).
 """
 import dataclasses
-import inspect
 import math
 import os
 from dataclasses import dataclass, field
@@ -122,9 +121,10 @@ class Config:
     def num_steps(self, m):
         """Update steps of a run on m training examples: num_iterations with full batch, else
         num_epochs · ceil(m / mini_batch_size)."""
+        from scratch.plan import Plan                  # imported here only: NumPy is not loaded for --help
         if self.mini_batch_size is None:
             return self.num_iterations
-        return self.num_epochs * -(-m // self.mini_batch_size)
+        return Plan(m, self.num_epochs, self.mini_batch_size).num_steps
 
     def replace(self, **changes):
         """A copy with some fields changed (lists become tuples), validated again."""
@@ -200,11 +200,12 @@ def _is_number(value):
 def normalize_lr_schedule(where, value):
     """The config's lr_schedule as the training functions take it: None or (name, {keywords}).
     value: None; a name; a TOML table {name = ..., keyword = value, ...}; or (name, {keywords}).
-    Checks the name and the keywords against scratch.optimizers.LR_SCHEDULES (imported here only:
-    NumPy is not loaded for --help), and that the schedule gives a positive rate at epoch 0."""
+    The name, keywords and values are checked by scratch.plan.check_lr_schedule (imported here only:
+    NumPy is not loaded for --help), which fills in the schedule's default keywords."""
     if value is None:
         return None
     from scratch.optimizers import LR_SCHEDULES
+    from scratch.plan import check_lr_schedule
     form = ('a table such as lr_schedule = {name = "inverse_time", decay_rate = 1.0}, or a schedule name')
     if isinstance(value, str):
         name, kwargs = value, {}
@@ -218,21 +219,10 @@ def normalize_lr_schedule(where, value):
         name, kwargs = value[0], dict(value[1])
     else:
         raise ValueError(f"{where}: lr_schedule must be {form}; got {value!r}")
-    if not isinstance(name, str) or name not in LR_SCHEDULES:
-        raise ValueError(f"{where}: lr_schedule name must be one of {list(LR_SCHEDULES)}; got {name!r}")
-    signature = inspect.signature(LR_SCHEDULES[name])
-    accepted = list(signature.parameters)[2:]                  # after (learning_rate0, epoch_num)
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise ValueError(f"{where}: lr_schedule {name!r} takes the key(s) {accepted}; got unknown key(s) {unknown}")
-    missing = [k for k in accepted if signature.parameters[k].default is inspect.Parameter.empty and k not in kwargs]
-    if missing:
-        raise ValueError(f"{where}: lr_schedule {name!r} needs the key(s) {missing} (it takes {accepted})")
     try:
-        LR_SCHEDULES[name](1.0, 0, **kwargs)
+        return check_lr_schedule((name, kwargs))
     except (ValueError, TypeError) as err:
-        raise ValueError(f"{where}: lr_schedule {name!r}: {err}") from None
-    return name, kwargs
+        raise ValueError(f"{where}: {err}") from None
 
 
 def _freeze(value):

@@ -22,6 +22,7 @@ import numpy as np
 from scratch import data as sdata
 from scratch import network
 from scratch.initializers import initialize_parameters
+from scratch.plan import Plan
 
 from . import tb
 from .compare import compare_variant, flatten_params
@@ -152,18 +153,9 @@ def _finish(writer, cfg, impl, result, predict_proba, data):
     writer.close()
 
 
-def batch_size_at(step, m, mini_batch_size=None):
-    """The number of examples update `step` sees (scratch.plan): m with full batch; with mini-batches
-    the epoch's batches hold mini_batch_size columns each, the last m mod mini_batch_size (when not 0)."""
-    if mini_batch_size is None:
-        return m
-    per_epoch = -(-m // mini_batch_size)
-    return min(mini_batch_size, m - (step % per_epoch) * mini_batch_size)
-
-
 def shared_dropout_masks(layer_dims, keep_probs, m, seed, mini_batch_size=None):
     """masks(step) -> the dropout masks D[1..L-1] of that step, bool (n[l], m_step), D[l] = rand < keep_prob[l],
-    m_step = batch_size_at(step, m, mini_batch_size) (m with full batch; the step's batch with mini-batches).
+    m_step = scratch.plan's Plan(m, 1, mini_batch_size).step_size(step) (m with full batch; the step's batch).
 
     Every implementation trains with these same masks (scratch.train, train_plain and the Lightning
     module all take `masks`, shaped for the step's batch), so a dropout run is the same run three times
@@ -172,10 +164,11 @@ def shared_dropout_masks(layer_dims, keep_probs, m, seed, mini_batch_size=None):
     if not keep_probs:
         return None
     dims, keep_probs = list(layer_dims[1:-1]), list(keep_probs)
+    plan = Plan(m, 1, mini_batch_size)
 
     def masks(step):
         rng = np.random.default_rng([seed, step])
-        size = batch_size_at(step, m, mini_batch_size)
+        size = plan.step_size(step)
         return [rng.random((n, size)) < kp for n, kp in zip(dims, keep_probs)]
     return masks
 

@@ -13,6 +13,8 @@ the schedule moves once per epoch, as the course's update_lr(learning_rate0, epo
 scratch.train, torch_ref.train_loop.train_plain and torch_ref.lightning all follow one Plan, so
 the three see the same batches in the same order and the same learning rates.
 """
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +42,13 @@ class Plan:
     @property
     def num_steps(self):
         return self.num_epochs * self.steps_per_epoch
+
+    def step_size(self, step):
+        """The number of examples update `step` sees: m with full batch, else mini_batch_size, and
+        m mod mini_batch_size for the last step of an epoch (when not 0)."""
+        if self.mini_batch_size is None:
+            return self.m
+        return min(self.mini_batch_size, self.m - (step % self.steps_per_epoch) * self.mini_batch_size)
 
     def batches(self, epoch):
         """The column indices of each step of `epoch`: [None] (all m, in order) for full batch, else
@@ -80,16 +89,32 @@ def make_plan(m, *, num_iterations=None, num_epochs=None, mini_batch_size=None, 
 
 
 def check_lr_schedule(lr_schedule):
-    """None, a name in scratch.optimizers.LR_SCHEDULES, or (name, {keyword: value}) -> (name, kwargs) or None."""
+    """The one check of a learning-rate schedule, for scratch, torch_ref.convert and the experiments'
+    configs: None, a name in scratch.optimizers.LR_SCHEDULES, or (name, {keyword: value}).
+    Returns None or (name, keywords with the schedule's defaults filled in): the keywords must be
+    those the schedule function takes after (learning_rate0, epoch_num), and their values are
+    checked by calling it once, here."""
     if lr_schedule is None:
         return None
     name, kwargs = (lr_schedule, {}) if isinstance(lr_schedule, str) else tuple(lr_schedule)
-    if name not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)} (or (name, kwargs)); got {name!r}")
-    if not isinstance(kwargs, dict):
+    if not isinstance(name, str) or name not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule name must be one of {list(LR_SCHEDULES)}; got {name!r}")
+    if not isinstance(kwargs, Mapping):
         raise TypeError(f"lr_schedule's keywords must be a dict; got {type(kwargs).__name__}")
-    LR_SCHEDULES[name](1.0, 0, **kwargs)                          # validates the keywords once, here
-    return name, dict(kwargs)
+    parameters = list(inspect.signature(LR_SCHEDULES[name]).parameters.values())[2:]
+    accepted = [p.name for p in parameters]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"lr_schedule {name!r} takes the key(s) {accepted}; got unknown key(s) {unknown}")
+    missing = [p.name for p in parameters if p.default is inspect.Parameter.empty and p.name not in kwargs]
+    if missing:
+        raise ValueError(f"lr_schedule {name!r} needs the key(s) {missing} (it takes {accepted})")
+    full = {p.name: kwargs.get(p.name, p.default) for p in parameters}
+    try:
+        LR_SCHEDULES[name](1.0, 0, **full)                        # checks the values
+    except (ValueError, TypeError) as err:
+        raise type(err)(f"lr_schedule {name!r}: {err}") from None
+    return name, full
 
 
 def learning_rate_at(learning_rate0, epoch, lr_schedule):

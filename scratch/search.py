@@ -8,7 +8,6 @@ EXPONENT instead, so that every decade gets the same share:
 
 (1 - β is what matters near 1: β = 0.9 averages over ~10 values, 0.999 over ~1000.)
 """
-import numpy as np
 
 from ._checks import as_generator, check_count, check_real
 

@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import Callback                      # noqa: E4
 
 from scratch.data import make_moons                                   # noqa: E402
 from scratch.initializers import initialize_parameters                # noqa: E402
+from scratch.network import model_backward, model_forward, update_parameters  # noqa: E402
 from scratch.train import train                                       # noqa: E402
 from torch_ref.lightning import restored_global_state, train_lightning  # noqa: E402
 from torch_ref.models import DeepNet                                  # noqa: E402
@@ -103,7 +104,6 @@ def test_full_batch_default_is_unchanged(moons):
     assert [h["epoch"] for h in ref.history] == list(range(50))
     params = initialize_parameters(DIMS, "he", rng=1)
     for _ in range(50):                                   # the loop written out with scratch.network
-        from scratch.network import model_backward, model_forward, update_parameters
         AL, caches = model_forward(X, params, ACTS)
         params = update_parameters(params, model_backward(AL, Y, caches), 0.3)
     for key in params:

@@ -549,10 +549,10 @@ def test_optimizer_for_rejects_what_is_not_parameters():
 
 
 @pytest.mark.parametrize("schedule,kw,match", [
-    ("cosine", {}, "schedule must be one of"),
-    ("inverse_time", {}, "needs decay_rate"),
+    ("cosine", {}, "lr_schedule name must be one of"),
+    ("inverse_time", {}, r"needs the key\(s\) \['decay_rate'\]"),
     ("inverse_time", {"decay_rate": -1.0}, "decay_rate must be >= 0"),
-    ("inverse_time", {"decay_rate": 1.0, "base": 0.9}, r"unknown argument\(s\) \['base'\]"),
+    ("inverse_time", {"decay_rate": 1.0, "base": 0.9}, r"unknown key\(s\) \['base'\]"),
     ("staircase", {"decay_rate": 1.0, "time_interval": 0}, "time_interval must be an int >= 1"),
     ("exponential", {"base": 1.5}, r"base must be in \(0, 1\]"),
     ("exponential", {"base": 0.0}, r"base must be in \(0, 1\]"),

@@ -27,10 +27,9 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from scratch._checks import (check_count, check_keep_prob, check_matrix, check_nonneg, check_params,
-                             check_positive, check_real)
-from scratch.optimizers import LR_SCHEDULES, _check_beta
-from scratch.plan import OPTIMIZERS
+from scratch._checks import check_keep_prob, check_matrix, check_nonneg, check_params, check_positive
+from scratch.optimizers import _check_beta
+from scratch.plan import OPTIMIZERS, check_lr_schedule
 
 _NUMPY_TO_TORCH = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
                    np.dtype(np.float16): torch.float16, np.dtype(np.bool_): torch.bool}
@@ -262,6 +261,16 @@ def sgd_for(model, learning_rate, lambd=0.0, m=None):
     return torch.optim.SGD(groups, lr=learning_rate)
 
 
+def batch_rows(columns, device=None):
+    """One epoch's batches of scratch.plan.Plan.batches (course-layout column indices of X) as row
+    indices of the batch-first x on `device`, moved in ONE transfer per epoch (a copy per step would be
+    a host-to-device synchronisation per step on a GPU). [None] (full batch) is returned as is."""
+    if columns[0] is None:
+        return columns
+    rows = torch.as_tensor(np.concatenate(columns), device=device)
+    return list(torch.split(rows, [len(c) for c in columns]))
+
+
 # ------------------------------------------------------------ optimizers (F35-F37)
 
 def optimizer_for(model_or_params, optimizer, learning_rate, *, beta=0.9, beta1=0.9, beta2=0.999,
@@ -368,10 +377,6 @@ def optimizer_state(optimizer, model):
 
 # ------------------------------------------------------ learning-rate decay (F38)
 
-_SCHEDULE_ARGS = {"inverse_time": {"decay_rate": None}, "staircase": {"decay_rate": None, "time_interval": 1000},
-                  "exponential": {"base": 0.95}, "inverse_sqrt": {"k": 1.0}}
-
-
 def lr_scheduler_for(optimizer, schedule, kwargs=None, **kw):
     """A torch.optim.lr_scheduler giving, epoch by epoch, scratch.optimizers.LR_SCHEDULES[schedule].
 
@@ -397,8 +402,6 @@ def lr_scheduler_for(optimizer, schedule, kwargs=None, **kw):
     """
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
-    if not isinstance(schedule, str) or schedule not in LR_SCHEDULES:
-        raise ValueError(f"schedule must be one of {list(LR_SCHEDULES)}; got {schedule!r}")
     if kwargs is not None:
         if not isinstance(kwargs, Mapping):
             raise TypeError(f"kwargs must be a dict of the schedule's keywords; got {type(kwargs).__name__}")
@@ -406,24 +409,14 @@ def lr_scheduler_for(optimizer, schedule, kwargs=None, **kw):
         if both:
             raise ValueError(f"{both[0]} given twice (in kwargs and as a keyword)")
         kw = {**kwargs, **kw}
-    allowed = _SCHEDULE_ARGS[schedule]
-    unknown = sorted(set(kw) - set(allowed))
-    if unknown:
-        raise ValueError(f"schedule {schedule!r} takes {sorted(allowed)}; got unknown argument(s) {unknown}")
-    args = {**allowed, **kw}
-    missing = sorted(k for k, v in args.items() if v is None)
-    if missing:
-        raise ValueError(f"schedule {schedule!r} needs {missing[0]}; got none")
+    schedule, args = check_lr_schedule((schedule, kw))          # scratch's one check, defaults filled in
     if schedule == "exponential":
-        base = check_real("base", args["base"])
-        if not 0.0 < base <= 1.0:
-            raise ValueError(f"base must be in (0, 1] (a decay factor per epoch); got {base}")
-        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=base)
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args["base"])
     if schedule == "inverse_sqrt":
-        k = check_positive("k", args["k"])
+        k = args["k"]
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: k / math.sqrt(e) if e >= 1 else 1.0)
-    rate = check_nonneg("decay_rate", args["decay_rate"])
+    rate = args["decay_rate"]
     if schedule == "inverse_time":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1 / (1 + rate * e))
-    interval = check_count("time_interval", args["time_interval"], minimum=1)
+    interval = args["time_interval"]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1 / (1 + rate * (e // interval)))

@@ -84,12 +84,12 @@ class PlannedBatches:
 
     def __iter__(self):
         for epoch in range(self.plan.num_epochs):
-            for columns in self.plan.batches(epoch):
-                if columns is None:                              # full batch (this process's shard)
+            for rows in convert.batch_rows(self.plan.batches(epoch), self.x.device):
+                if rows is None:                                 # full batch (this process's shard)
                     yield self.x, self.y, self.x.shape[0] * self.world / self.plan.m, self.plan.m
                     continue
-                mine = torch.as_tensor(columns[self.rank::self.world], device=self.x.device)
-                yield self.x[mine], self.y[mine], len(mine) * self.world / len(columns), len(columns)
+                mine = rows[self.rank::self.world]
+                yield self.x[mine], self.y[mine], len(mine) * self.world / len(rows), len(rows)
 
 
 class CourseDataModule(pl.LightningDataModule):
@@ -141,8 +141,7 @@ class CourseDataModule(pl.LightningDataModule):
         world = self.trainer.world_size if self.trainer is not None else 1
         if world > 1:
             self.rank, self.world = self.trainer.global_rank, world
-            smallest = self.m if self.plan.mini_batch_size is None else min(self.plan.mini_batch_size,
-                                                                            self.m % self.plan.mini_batch_size or self.m)
+            smallest = self.plan.step_size(self.plan.steps_per_epoch - 1)   # the last step of an epoch
             if smallest < world:
                 raise ValueError(f"DDP with {world} processes needs at least {world} examples in every step; "
                                  f"the smallest step has {smallest}")

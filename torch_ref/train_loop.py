@@ -87,12 +87,11 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
     params = list(model.parameters())
     guard, history, i = DivergenceGuard(parameter_names(model), check_every), [], 0
     for epoch in range(plan.num_epochs):
-        for columns in plan.batches(epoch):
-            if columns is None:
+        for rows in convert.batch_rows(plan.batches(epoch), device):
+            if rows is None:
                 xb, yb, mb = x, y, m
             else:
-                rows = torch.as_tensor(columns, device=device)
-                xb, yb, mb = x[rows], y[rows], len(columns)
+                xb, yb, mb = x[rows], y[rows], len(rows)
             if decay:                                          # weight_decay = λ/m of this step
                 convert.set_weight_decay(opt, lambd, mb)
             step_masks = convert.masks_to_torch(masks(i), device=device) if masks is not None else None
