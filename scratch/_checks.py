@@ -15,6 +15,8 @@ import numpy as np
 
 # The activation names every layer understands (scratch.activations.ACTIVATIONS).
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+# softmax acts on a whole column (it is not elementwise): only the output layer may use it.
+OUTPUT_ONLY_ACTIVATIONS = ("softmax",)
 
 
 def as_generator(rng):
@@ -125,6 +127,15 @@ def check_positive(name, value):
     return value
 
 
+def check_beta(name, beta):
+    """β weighs the past in v = βv + (1-β)θ (momentum, RMSprop, Adam, running statistics): it must
+    lie in [0, 1) (with β = 1 the average would never take in a new value). Returns float(beta)."""
+    beta = check_real(name, beta)
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"{name} must be in [0, 1); got {beta}")
+    return beta
+
+
 def check_count(name, value, minimum=0):
     """value must be an int >= minimum (e.g. num_iterations, m, n[l]). Returns int(value)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
@@ -143,14 +154,40 @@ def check_keep_prob(name, keep_prob):
     return keep_prob
 
 
-def check_activation(activation, argname="activation"):
-    """activation must be one of ACTIVATION_NAMES. Returns it."""
+def check_activation(activation, argname="activation", output=False):
+    """activation must be one of ACTIVATION_NAMES, or (output=True: the output layer L) also
+    "softmax". Returns it."""
+    names = ACTIVATION_NAMES + (OUTPUT_ONLY_ACTIVATIONS if output else ())
     if not isinstance(activation, str):
-        raise TypeError(f"{argname} must be a str, one of {list(ACTIVATION_NAMES)}; "
+        raise TypeError(f"{argname} must be a str, one of {list(names)}; "
                         f"got {type(activation).__name__}")
-    if activation not in ACTIVATION_NAMES:
-        raise ValueError(f"{argname} must be one of {list(ACTIVATION_NAMES)}; got {activation!r}")
+    if activation in OUTPUT_ONLY_ACTIVATIONS and not output:
+        raise ValueError(f"{argname} is {activation!r}, which only the output layer (activations[-1]) "
+                         f"may use; a hidden layer takes one of {list(ACTIVATION_NAMES)}")
+    if activation not in names:
+        raise ValueError(f"{argname} must be one of {list(names)}; got {activation!r}")
     return activation
+
+
+def check_one_hot(name, Y, C=None, m=None):
+    """Y must be one-hot labels (C, m) of C >= 2 classes: entries 0 or 1, exactly one 1 per column
+    (bool, int or float). C = 1 is refused: one class is the binary case, a (1, m) Y with a sigmoid
+    output. Returns Y."""
+    check_matrix(name, Y, rows=C, cols=m, finite=False, layout="(C, m)",
+                 why=("(C = number of classes)", "(m = number of examples)"))
+    if Y.shape[0] < 2:
+        raise ValueError(f"{name} must be one-hot (C, m) with C >= 2 classes; got shape {Y.shape} "
+                         f"(for two classes with labels 0/1 in a (1, m) Y use a sigmoid output)")
+    bad = (Y != 0) & (Y != 1)          # NaN is caught here too
+    if bad.any():
+        shown = np.unique(Y[bad])[:5].tolist()
+        raise ValueError(f"{name} must be one-hot: only 0 and 1; got other values {shown}")
+    ones = np.count_nonzero(Y, axis=0)
+    if (ones != 1).any():
+        col = int(np.flatnonzero(ones != 1)[0])
+        raise ValueError(f"{name} must be one-hot: exactly one 1 per column (example); column {col} "
+                         f"has {int(ones[col])}")
+    return Y
 
 
 def check_choice(name, value, choices):
@@ -160,12 +197,28 @@ def check_choice(name, value, choices):
     return value
 
 
+def has_batchnorm(params, l):
+    """Whether layer l of params has batch norm: its parameters are W[l], gamma[l], beta[l] (no b[l])."""
+    return f"gamma{l}" in params
+
+
+def param_keys(params):
+    """The parameter names of params in layer order, each layer W[l] then b[l], or W[l], gamma[l],
+    beta[l] for a batch-norm layer: ["W1", "gamma1", "beta1", "W2", "b2"]. Their gradients are
+    "d" + name. params must pass check_params."""
+    L = check_params(params)
+    return [f"{p}{l}" for l in range(1, L + 1)
+            for p in (("W", "gamma", "beta") if has_batchnorm(params, l) else ("W", "b"))]
+
+
 def check_params(params, n_x=None, name="params", *, finite=False):
     """params must be {"W1", "b1", ..., "WL", "bL"} with W[l]: (n[l], n[l-1]) and
     b[l]: (n[l], 1), consecutive layers fitting together (and n[0] = n_x when given),
     and (if finite=True) without NaN or inf, e.g. at prediction, where a NaN weight
     would silently predict 0 for every example. finite defaults to False because the
     training loops detect divergence themselves and report the iteration.
+    A hidden layer l < L with batch norm holds gamma[l], beta[l]: (n[l], 1) instead of b[l]
+    (beta takes b's place; the output layer always has b[L]).
     Returns L, the number of layers.
     """
     if not isinstance(params, dict):
@@ -177,17 +230,25 @@ def check_params(params, n_x=None, name="params", *, finite=False):
         raise ValueError(f"{name} must have keys W1..WL and b1..bL; got keys {sorted(map(str, params))}")
     n_prev = n_x
     for l in range(1, L + 1):
-        if f"b{l}" not in params:
+        bn = has_batchnorm(params, l) or f"beta{l}" in params
+        if bn and l == L:
+            raise ValueError(f"{name}: batch norm is for hidden layers 1..L-1; the output layer {L} has "
+                             f"gamma{L}/beta{L}; got keys {sorted(map(str, params))}")
+        if bn and (f"b{l}" in params or f"gamma{l}" not in params or f"beta{l}" not in params):
+            raise ValueError(f"{name}: a batch-norm layer {l} has 'W{l}', 'gamma{l}' and 'beta{l}' and no "
+                             f"'b{l}' (beta takes its place); got keys {sorted(map(str, params))}")
+        if not bn and f"b{l}" not in params:
             raise ValueError(f"{name} must have key 'b{l}' to go with 'W{l}'; "
                              f"got keys {sorted(map(str, params))}")
         W = check_matrix(f"W{l}", params[f"W{l}"], cols=n_prev, finite=False,
                          layout=f"(n[{l}], n[{l - 1}])",
                          why="(rows of X)" if l == 1 else f"(rows of W{l - 1})")
-        check_matrix(f"b{l}", params[f"b{l}"], rows=W.shape[0], cols=1, finite=False,
-                     layout=f"(n[{l}], 1)", why=(f"(rows of W{l})", ""))
+        for p in (("gamma", "beta") if bn else ("b",)):
+            check_matrix(f"{p}{l}", params[f"{p}{l}"], rows=W.shape[0], cols=1, finite=False,
+                         layout=f"(n[{l}], 1)", why=(f"(rows of W{l})", ""))
         n_prev = W.shape[0]
     if finite:
-        for k in (f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")):
+        for k in param_keys(params):
             check_finite(f"{name}[{k!r}]", params[k])
     return L
 

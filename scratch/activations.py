@@ -100,6 +100,26 @@ def identity_prime(Z):
     return np.ones_like(_as_float(Z))
 
 
+def softmax(Z):
+    """softmax(Z) column by column (F39): for each example i (column), over the C classes k,
+
+        a_ki = e^(z_ki) / Σ_j e^(z_ji).
+
+    Z: (C, m) logits of the output layer. Returns A: (C, m), each column a probability
+    distribution. Stable for any finite Z: subtracting the column's max c first gives
+    e^(z - c) / Σ e^(z_j - c), the same value (the factor e^-c cancels) with every exponent
+    <= 0, so nothing overflows (and at least one term of the sum is e^0 = 1, so it is never 0).
+    Not elementwise, so not in ACTIVATIONS: its derivative is a Jacobian, which the output
+    layer never forms (with the cross-entropy cost dZ = A - Y, scratch.network).
+    """
+    Z = _as_float(Z)
+    if Z.ndim != 2:
+        raise ValueError(f"Z must be 2-D (C, m); got shape {Z.shape}")
+    with np.errstate(under="ignore"):
+        E = np.exp(Z - Z.max(axis=0, keepdims=True))
+    return E / E.sum(axis=0, keepdims=True)
+
+
 # name -> (g, g'). leaky_relu and its derivative take alpha; relu' and leaky' take at_zero.
 ACTIVATIONS = {
     "sigmoid": (sigmoid, sigmoid_prime),

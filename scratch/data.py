@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import as_generator, check_count, check_labels, check_matrix, check_nonneg
+from .losses import one_hot
 
 DIGITS_IMAGE_SHAPE = (8, 8)             # load_digits_binary: each column is an 8x8 image, C order
 CATVNONCAT_IMAGE_SHAPE = (64, 64, 3)    # load_catvnoncat: each column is a 64x64 RGB image, C order
@@ -89,6 +90,28 @@ def make_blobs(m=400, noise=1.0, seed=0, centers=((-2.0, 0.0), (2.0, 0.0))):
     n_out = m - m // 2
     points = np.r_[np.repeat(c[:1], n_out, axis=0), np.repeat(c[1:], m // 2, axis=0)]
     return _noisy_shuffled(points, np.r_[np.zeros(n_out), np.ones(m // 2)], noise, rng)
+
+
+def make_blobs_multiclass(m=600, C=3, noise=1.0, seed=0, radius=3.0):
+    """C Gaussian blobs of std `noise`, centred on a circle of the given radius (class k at angle
+    2πk/C), m // C points each (the first m mod C classes one more); columns shuffled.
+    Returns X (2, m) float64 and one-hot Y (C, m) float64 (scratch.losses.one_hot)."""
+    C = check_count("C", C, minimum=2)
+    m, rng = check_count("m", m, minimum=C), as_generator(seed)
+    angles = 2 * np.pi * np.arange(C) / C
+    centers = float(radius) * np.c_[np.cos(angles), np.sin(angles)]
+    labels = np.arange(m) % C
+    X, y = _noisy_shuffled(centers[labels], labels.astype(np.float64), noise, rng)
+    return X, one_hot(y, C)
+
+
+def load_digits_multiclass():
+    """scikit-learn's bundled 8x8 digits, all ten classes (F43): X (64, 1797) float64 with pixels
+    (0..16) scaled to [0, 1], each column an image of shape DIGITS_IMAGE_SHAPE flattened in C order,
+    and one-hot Y (10, 1797) (row k is digit k)."""
+    from sklearn.datasets import load_digits  # lazy: scratch itself needs NumPy only
+    digits = load_digits()
+    return np.ascontiguousarray(digits.data.T.astype(np.float64) / 16.0), one_hot(digits.target, 10)
 
 
 def load_digits_binary(positive=0, negative=None):

@@ -23,7 +23,8 @@ GRADCHECK_THRESHOLD = 1e-7   # float64 with ε = 1e-7: rounding ~1e-16/ε ≈ 1e
 
 
 def _ordered_keys(params, prefix=""):
-    """Keys W1, b1, W2, b2, ... (with a prefix "d" for grads), in layer order."""
+    """Keys W1, b1, W2, b2, ... (a batch-norm layer: W, gamma, beta; with a prefix "d" for grads),
+    in layer order (scratch._checks.param_keys)."""
     name = "grads" if prefix else "params"
     if not isinstance(params, dict):
         raise TypeError(f"{name} must be a dict; got {type(params).__name__}")
@@ -32,7 +33,8 @@ def _ordered_keys(params, prefix=""):
     if not layers or layers != list(range(1, len(layers) + 1)):
         raise ValueError(f"{name} must have keys {prefix}W1..{prefix}WL, {prefix}b1..{prefix}bL; "
                          f"got keys {sorted(map(str, params))}")
-    keys = [f"{prefix}{p}{l}" for l in layers for p in ("W", "b")]
+    keys = [f"{prefix}{p}{l}" for l in layers
+            for p in (("W", "gamma", "beta") if f"{prefix}gamma{l}" in params else ("W", "b"))]
     for k in keys:
         if k not in params:
             raise ValueError(f"{name} is missing key {k!r}; got keys {sorted(map(str, params))}")

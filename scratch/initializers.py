@@ -40,7 +40,7 @@ def INIT_STD(method, n_prev, n, scale=0.01):
     return math.sqrt(2.0 / n_prev)  # he
 
 
-def initialize_parameters(layer_dims, method, rng=None, scale=0.01, dtype=np.float64):
+def initialize_parameters(layer_dims, method, rng=None, scale=0.01, dtype=np.float64, batchnorm=False):
     """Initialize {"W1", "b1", ..., "WL", "bL"} for layer_dims = [n[0], ..., n[L]].
 
     W[l]: (n[l], n[l-1]) = rng.standard_normal((n[l], n[l-1])) * INIT_STD(method, n[l-1], n[l]),
@@ -48,6 +48,9 @@ def initialize_parameters(layer_dims, method, rng=None, scale=0.01, dtype=np.flo
           network holds the float32 roundings of the float64 one with the same seed);
           "zeros" draws nothing.
     b[l]: (n[l], 1) zeros.
+    batchnorm=True: every hidden layer l < L gets batch norm's gamma[l] = ones and beta[l] = zeros
+          (n[l], 1) instead of b[l] (torch's BatchNorm1d starts there too); the W[l] are the same
+          draws as without batch norm.
     rng: numpy.random.Generator, int seed or None. scale: the std for method="random".
     """
     if not isinstance(layer_dims, (list, tuple)):
@@ -69,5 +72,9 @@ def initialize_parameters(layer_dims, method, rng=None, scale=0.01, dtype=np.flo
         else:
             W = rng.standard_normal((dims[l], dims[l - 1])) * std
         params[f"W{l}"] = W.astype(dtype)
-        params[f"b{l}"] = np.zeros((dims[l], 1), dtype=dtype)
+        if batchnorm and l < len(dims) - 1:
+            params[f"gamma{l}"] = np.ones((dims[l], 1), dtype=dtype)
+            params[f"beta{l}"] = np.zeros((dims[l], 1), dtype=dtype)
+        else:
+            params[f"b{l}"] = np.zeros((dims[l], 1), dtype=dtype)
     return params

@@ -12,7 +12,7 @@ Every gradient dX has the shape of X. "d" means ∂J/∂, J the mean cost over m
 import numpy as np
 
 from ._checks import as_generator, check_activation, check_array, check_keep_prob, check_matrix
-from .activations import ACTIVATIONS, leaky_relu, leaky_relu_prime, relu_prime
+from .activations import ACTIVATIONS, leaky_relu, leaky_relu_prime, relu_prime, softmax
 
 
 # ---------------------------------------------------------------- linear part
@@ -20,12 +20,15 @@ from .activations import ACTIVATIONS, leaky_relu, leaky_relu_prime, relu_prime
 def linear_forward(A_prev, W, b):
     """Z = W A_prev + b.
 
-    A_prev: (n[l-1], m), W: (n[l], n[l-1]), b: (n[l], 1) (broadcast over the m columns).
+    A_prev: (n[l-1], m), W: (n[l], n[l-1]), b: (n[l], 1) (broadcast over the m columns), or
+    b = None for a layer without bias, Z = W A_prev (batch norm: its β takes b's place).
     Returns Z: (n[l], m) and cache = (A_prev, W, b).
     """
     check_matrix("A_prev", A_prev, finite=False, layout="(n[l-1], m)")
     check_matrix("W", W, cols=A_prev.shape[0], finite=False, layout="(n[l], n[l-1])",
                  why="(n[l-1] = rows of A_prev)")
+    if b is None:
+        return W @ A_prev, (A_prev, W, None)
     check_matrix("b", b, rows=W.shape[0], cols=1, finite=False, layout="(n[l], 1)",
                  why=("(n[l] = rows of W)", ""))
     Z = W @ A_prev + b
@@ -41,14 +44,14 @@ def linear_backward(dZ, cache):
 
     The 1/m is here because J is the MEAN of the m losses and dZ holds the
     per-example ∂L/∂Z (e.g. A - Y); dA_prev carries no 1/m (it is per example).
-    Returns dA_prev, dW, db (fresh arrays).
+    Returns dA_prev, dW, db (fresh arrays); db is None for a layer without bias (b = None).
     """
     A_prev, W, b = _unpack_linear_cache(cache)
     check_matrix("dZ", dZ, rows=W.shape[0], cols=A_prev.shape[1], finite=False,
                  layout="(n[l], m)", why="(the shape of Z in the cache)")
     m = A_prev.shape[1]
     dW = (dZ @ A_prev.T) / m
-    db = np.sum(dZ, axis=1, keepdims=True) / m
+    db = None if b is None else np.sum(dZ, axis=1, keepdims=True) / m
     dA_prev = W.T @ dZ
     return dA_prev, dW, db
 
@@ -58,43 +61,36 @@ def _unpack_linear_cache(cache):
         raise TypeError(f"cache must be the tuple (A_prev, W, b) from linear_forward; "
                         f"got {type(cache).__name__}")
     for name, X in zip(("A_prev", "W", "b"), cache):
-        check_array(f"cache {name}", X)
+        if X is not None or name != "b":
+            check_array(f"cache {name}", X)
     return cache
 
 
 # ------------------------------------------------------- linear -> activation
 
-def linear_activation_forward(A_prev, W, b, activation, alpha=0.01):
-    """Z = W A_prev + b, A = g(Z), g named by `activation`
-    ("sigmoid", "tanh", "relu", "leaky_relu", "identity"; alpha: leaky_relu's slope).
-
-    A_prev: (n[l-1], m), W: (n[l], n[l-1]), b: (n[l], 1).
-    Returns A: (n[l], m) and cache = (linear_cache, Z), linear_cache = (A_prev, W, b).
-    """
-    check_activation(activation)
-    Z, linear_cache = linear_forward(A_prev, W, b)
+def activation_forward(Z, activation, alpha=0.01):
+    """A = g(Z), g named by `activation` ("sigmoid", "tanh", "relu", "leaky_relu", "identity", or
+    "softmax" for an output layer; alpha: leaky_relu's slope). Z: (n[l], m)."""
+    check_activation(activation, output=True)
     if activation == "leaky_relu":
-        A = leaky_relu(Z, alpha)
-    else:
-        A = ACTIVATIONS[activation][0](Z)
-    return A, (linear_cache, Z)
+        return leaky_relu(Z, alpha)
+    if activation == "softmax":
+        return softmax(Z)
+    return ACTIVATIONS[activation][0](Z)
 
 
-def linear_activation_backward(dA, cache, activation, at_zero=None, alpha=0.01):
-    """Backward of A = g(W A_prev + b), with cache = (linear_cache, Z), dA: (n[l], m):
-
-        dZ = dA * g'(Z)     (elementwise; g'(Z) evaluated at the cached Z)
-        then dA_prev, dW, db = linear_backward(dZ, linear_cache).
+def activation_backward(dA, Z, activation, at_zero=None, alpha=0.01):
+    """dZ = dA * g'(Z), elementwise, g'(Z) evaluated at Z (from the cache); dA, Z: (n[l], m).
 
     at_zero: g'(0) for relu/leaky_relu; None -> torch's value (relu: 0, leaky_relu: alpha),
-    COURSE_AT_ZERO = 1.0 -> the course's. Ignored by the smooth activations.
-    Returns dA_prev: (n[l-1], m), dW: (n[l], n[l-1]), db: (n[l], 1).
+    COURSE_AT_ZERO = 1.0 -> the course's. Ignored by the smooth activations. softmax has no
+    elementwise derivative: its layer's backward is the fused dZ[L] = A[L] - Y (scratch.network).
     """
+    if activation == "softmax":
+        raise ValueError("softmax is not elementwise, so dZ = dA * g'(Z) does not apply: with the "
+                         "cross-entropy cost the output layer's dZ[L] = A[L] - Y (model_backward's "
+                         "output='fused')")
     check_activation(activation)
-    if not (isinstance(cache, tuple) and len(cache) == 2):
-        raise TypeError(f"cache must be the tuple (linear_cache, Z) from linear_activation_forward; "
-                        f"got {type(cache).__name__}")
-    linear_cache, Z = cache
     check_matrix("dA", dA, finite=False, layout="(n[l], m)")
     check_matrix("cache Z", Z, finite=False, layout="(n[l], m)")
     if dA.shape != Z.shape:
@@ -106,7 +102,36 @@ def linear_activation_backward(dA, cache, activation, at_zero=None, alpha=0.01):
         g_prime = leaky_relu_prime(Z, alpha=alpha, at_zero=at_zero)
     else:
         g_prime = ACTIVATIONS[activation][1](Z)
-    dZ = dA * g_prime
+    return dA * g_prime
+
+
+def linear_activation_forward(A_prev, W, b, activation, alpha=0.01):
+    """Z = W A_prev + b, A = g(Z), g named by `activation`
+    ("sigmoid", "tanh", "relu", "leaky_relu", "identity", or "softmax" for an output layer;
+    alpha: leaky_relu's slope).
+
+    A_prev: (n[l-1], m), W: (n[l], n[l-1]), b: (n[l], 1).
+    Returns A: (n[l], m) and cache = (linear_cache, Z), linear_cache = (A_prev, W, b).
+    """
+    check_activation(activation, output=True)
+    Z, linear_cache = linear_forward(A_prev, W, b)
+    return activation_forward(Z, activation, alpha), (linear_cache, Z)
+
+
+def linear_activation_backward(dA, cache, activation, at_zero=None, alpha=0.01):
+    """Backward of A = g(W A_prev + b), with cache = (linear_cache, Z), dA: (n[l], m):
+
+        dZ = dA * g'(Z)     (elementwise; g'(Z) evaluated at the cached Z; activation_backward)
+        then dA_prev, dW, db = linear_backward(dZ, linear_cache).
+
+    at_zero: g'(0) for relu/leaky_relu (see activation_backward).
+    Returns dA_prev: (n[l-1], m), dW: (n[l], n[l-1]), db: (n[l], 1).
+    """
+    if not (isinstance(cache, tuple) and len(cache) == 2):
+        raise TypeError(f"cache must be the tuple (linear_cache, Z) from linear_activation_forward; "
+                        f"got {type(cache).__name__}")
+    linear_cache, Z = cache
+    dZ = activation_backward(dA, Z, activation, at_zero=at_zero, alpha=alpha)
     return linear_backward(dZ, linear_cache)
 
 

@@ -8,12 +8,16 @@ Names: L2 is the SQUARED Frobenius norm, λ/(2m) Σ_l ‖W[l]‖²_F ("weight de
 L1 is the sum of absolute values, λ/(2m) Σ_l Σ |W[l]|. The course notes swap
 the two names beside their formulas; these functions follow the formulas.
 Both penalize weights only, never biases.
+
+Many classes (F39): the output is a softmax over C classes, AL and ZL are (C, m) and Y is
+one-hot (C, m) (one_hot turns class indices into it); the cost is the mean over the m examples
+of -Σ_k y_k log a_k.
 """
 import re
 
 import numpy as np
 
-from ._checks import check_count, check_labels, check_matrix, check_nonneg
+from ._checks import check_count, check_labels, check_matrix, check_nonneg, check_one_hot
 
 
 def _check_AL_Y(AL, Y, name="AL"):
@@ -57,6 +61,71 @@ def cost_from_logits(ZL, Y):
     with np.errstate(under="ignore"):
         losses = np.maximum(ZL, 0) - ZL * Y + np.log1p(np.exp(-np.abs(ZL)))
     return float(np.mean(losses))
+
+
+def one_hot(labels, C, dtype=np.float64):
+    """Class indices -> one-hot columns: Y[k, i] = 1 where labels[i] = k, else 0.
+
+    labels: m class indices in 0..C-1, shape (m,) or (1, m), ints (or floats holding whole numbers).
+    C: the number of classes, >= 2. Returns Y: (C, m) of dtype.
+    """
+    C = check_count("C", C, minimum=2)
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[0] == 1:
+        labels = labels[0]
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(f"labels must be m >= 1 class indices, shape (m,) or (1, m); got shape {labels.shape}")
+    if labels.dtype.kind not in "iuf" or (labels.dtype.kind == "f" and not np.all(labels == np.round(labels))):
+        raise ValueError(f"labels must be whole numbers (class indices 0..{C - 1}); got dtype {labels.dtype}")
+    outside = labels[(labels < 0) | (labels >= C)]
+    if outside.size:
+        raise ValueError(f"labels must lie in 0..{C - 1} (C = {C}); got {np.unique(outside)[:5].tolist()}")
+    Y = np.zeros((C, labels.size), dtype=dtype)
+    Y[labels.astype(np.intp), np.arange(labels.size)] = 1
+    return Y
+
+
+def _check_softmax_AL_Y(AL, Y, name):
+    check_matrix(name, AL, finite=False, layout="(C, m)")
+    check_one_hot("Y", Y, C=AL.shape[0], m=AL.shape[1])
+    return Y.astype(AL.dtype if AL.dtype.kind == "f" else np.float64, copy=False)
+
+
+def softmax_cost(AL, Y):
+    """Cross-entropy of a softmax output from its probabilities (F39), the course formula:
+
+        J = -(1/m) Σ_i Σ_k y_ki log a_ki
+
+    AL: (C, m) probabilities (columns of softmax(ZL)), Y: one-hot (C, m). Returns a float.
+    Only the true class's term survives in each column (y = 0 elsewhere; 0·log 0 is taken as 0),
+    so J = -(1/m) Σ_i log a_(true class of i), i; a true class with a = 0 gives inf (the exact value
+    of the formula). softmax_cost_from_logits is the stable path.
+    """
+    Y = _check_softmax_AL_Y(AL, Y, "AL")
+    if np.any((AL < 0) | (AL > 1)):
+        raise ValueError(f"AL must hold probabilities in [0, 1]; got values in "
+                         f"[{float(np.nanmin(AL))}, {float(np.nanmax(AL))}]")
+    with np.errstate(divide="ignore"):
+        log_true = np.log(np.sum(np.where(Y == 1, AL, 0), axis=0))   # log a of each column's class
+    return float(-np.mean(log_true))
+
+
+def softmax_cost_from_logits(ZL, Y):
+    """The same cost from the logits ZL (AL = softmax(ZL)), finite for any finite ZL (F39):
+
+        log a_ki = z_ki - log Σ_j e^(z_ji)    so    J = (1/m) Σ_i [ lse(z_:i) - Σ_k y_ki z_ki ]
+
+    with lse(z) = c + log Σ_j e^(z_j - c), c = max_j z_j (the log-sum-exp trick: every exponent
+    <= 0, and the sum >= 1, so neither the exp nor the log can overflow or hit log 0). Computed as
+    log a = (z - c) - log Σ_j e^(z_j - c), so that c cancels before any rounding.
+    ZL: (C, m), Y: one-hot (C, m). Returns a float. torch's F.cross_entropy(z, class indices)
+    computes this from batch-first logits.
+    """
+    Y = _check_softmax_AL_Y(ZL, Y, "ZL")
+    shifted = ZL - ZL.max(axis=0, keepdims=True)                 # z - c <= 0
+    with np.errstate(under="ignore"):
+        log_A = shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))   # log softmax
+    return float(-np.mean(np.sum(np.where(Y == 1, log_A, 0), axis=0)))
 
 
 def squared_error_cost(AL, Y):

@@ -15,26 +15,20 @@ import math
 import numpy as np
 
 from . import network
-from ._checks import (as_generator, check_array, check_count, check_finite, check_matrix,
-                      check_nonneg, check_params, check_positive, check_real)
+from ._checks import (as_generator, check_array, check_beta, check_count, check_finite, check_matrix,
+                      check_nonneg, check_positive, check_real, param_keys)
 
 
 # ------------------------------------------------------------------ checks
 
-def _check_beta(name, beta):
-    """β weighs the past in v = βv + (1-β)dθ: it must lie in
-    [0, 1) (with β = 1 the average would never take in a new value)."""
-    beta = check_real(name, beta)
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"{name} must be in [0, 1); got {beta}")
-    return beta
+_check_beta = check_beta   # the name torch_ref.convert and scratch.plan import
 
 
 def _check_like_params(name, d, params):
     """d (grads, v or s) must be {"dW1", "db1", ...}, exactly one entry per parameter,
-    each shaped like it. Returns the parameter names in layer order ["W1", "b1", ...]."""
-    L = check_params(params)
-    names = [f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
+    each shaped like it. Returns the parameter names in layer order ["W1", "b1", ...]
+    (a batch-norm layer: "W{l}", "gamma{l}", "beta{l}"; scratch._checks.param_keys)."""
+    names = param_keys(params)
     if not isinstance(d, dict):
         raise TypeError(f"{name} must be a dict {{'dW1', 'db1', ...}}; got {type(d).__name__}")
     if set(d) != {"d" + p for p in names}:
@@ -147,9 +141,9 @@ def update_parameters_with_gd(params, grads, learning_rate):
 
 
 def initialize_velocity(params):
-    """v = {"dW1": zeros like W1, "db1": zeros like b1, ...} (also RMSprop's s, Adam's v and s)."""
-    L = check_params(params)
-    return {f"d{p}{l}": np.zeros_like(params[f"{p}{l}"]) for l in range(1, L + 1) for p in ("W", "b")}
+    """v = {"dW1": zeros like W1, "db1": zeros like b1, ...} (also RMSprop's s, Adam's v and s); a
+    batch-norm layer has "dgamma{l}", "dbeta{l}" in place of "db{l}"."""
+    return {"d" + p: np.zeros_like(params[p]) for p in param_keys(params)}
 
 
 def update_parameters_with_momentum(params, grads, v, beta, learning_rate):

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import network, optimizers
-from ._checks import (as_generator, check_activation, check_count, check_keep_prob, check_labels,
-                             check_matrix, check_nonneg, check_params, check_positive)
+from ._checks import (as_generator, check_activation, check_beta, check_count, check_keep_prob, check_matrix,
+                      check_nonneg, check_params, check_positive, has_batchnorm, param_keys)
+from .batchnorm import BN_EPS, initialize_running_stats, update_running_stats
 from .initializers import initialize_parameters
 from .plan import check_lr_schedule, check_optimizer, learning_rate_at, make_plan
 
@@ -35,6 +36,8 @@ class TrainResult:
     best_params: the parameters θ_best_step that gave that dev cost (None without dev data).
     final_params: the parameters after the last update performed.
     stopped_early: True when early stopping ended the run before num_iterations steps.
+    bn_stats: the running statistics {"mu{l}", "var{l}"} that go with params (batch norm; None without),
+        for prediction: network.predict(X, result.params, activations, bn_stats=result.bn_stats).
     """
     params: dict
     history: list
@@ -42,6 +45,7 @@ class TrainResult:
     best_params: object = None
     final_params: dict = field(default_factory=dict)
     stopped_early: bool = False
+    bn_stats: object = None
 
 
 def divergence_error(step, last_finite, *, cost=None, bad_params=None):
@@ -60,33 +64,42 @@ def divergence_error(step, last_finite, *, cost=None, bad_params=None):
 
 
 def _accuracy(AL, Y):
-    """F32: fraction of examples with (ŷ > 0.5) == y, the rule of scratch.network.predict."""
+    """F32: fraction of examples predicted right, the rule of scratch.network.predict: (ŷ > 0.5) == y
+    for a sigmoid output (1, m); argmax of A[L] == argmax of the one-hot Y for a softmax output (C, m)."""
+    if AL.shape[0] > 1:
+        return float(np.mean(np.argmax(AL, axis=0) == np.argmax(Y, axis=0)))
     return float(np.mean((AL > 0.5) == (Y == 1)))
 
 
-def _evaluate(X, Y, params, activations):
-    """Cost (cross-entropy from logits, no L2, no dropout) and accuracy of params on (X, Y)."""
-    AL, caches = network.model_forward(X, params, activations)
+def _evaluate(X, Y, params, activations, bn_stats=None, bn_eps=BN_EPS):
+    """Cost (cross-entropy from logits, no L2, no dropout) and accuracy of params on (X, Y); batch norm
+    in prediction mode (bn_stats) when given, else with the batch's statistics."""
+    AL, caches = network.model_forward(X, params, activations, bn_stats=bn_stats, bn_eps=bn_eps)
     return network.cost_from_caches(caches, Y, params), _accuracy(AL, Y)
 
 
 def _check_setup(X, Y, layer_dims, activations, keep_probs, X_dev, Y_dev, early_stopping):
     check_matrix("X", X, layout="(n_x, m)")
-    check_labels("Y", Y, m=X.shape[1])
     dims = list(layer_dims)
     if len(dims) < 2:
         raise ValueError(f"layer_dims must list n[0], ..., n[L] with L >= 1; got {layer_dims!r}")
     dims = [check_count(f"layer_dims[{l}]", n, minimum=1) for l, n in enumerate(dims)]
     if dims[0] != X.shape[0]:
         raise ValueError(f"layer_dims[0] must equal the rows of X (n_x = {X.shape[0]}); got {dims[0]}")
-    if dims[-1] != 1:
-        raise ValueError(f"layer_dims[-1] must be 1 (one sigmoid output unit); got {dims[-1]}")
     L = len(dims) - 1
     if len(activations) != L:
         raise ValueError(f"activations must have one name per layer (L = {L}); got {len(activations)}")
-    activations = [check_activation(a, f"activations[{l}]") for l, a in enumerate(activations)]
-    if activations[-1] != "sigmoid":
-        raise ValueError(f"activations[-1] must be 'sigmoid' (cost from logits, dZ[L] = A - Y); got {activations[-1]!r}")
+    activations = [check_activation(a, f"activations[{l}]", output=l == L - 1) for l, a in enumerate(activations)]
+    if activations[-1] == "sigmoid" and dims[-1] != 1:
+        raise ValueError(f"layer_dims[-1] must be 1 (one sigmoid output unit); got {dims[-1]} "
+                         f"(for C classes use activations[-1] = 'softmax' and one-hot Y)")
+    if activations[-1] == "softmax" and dims[-1] < 2:
+        raise ValueError(f"layer_dims[-1] must be C >= 2 classes for a softmax output; got {dims[-1]} "
+                         f"(two classes with labels 0/1: a sigmoid output)")
+    if activations[-1] not in ("sigmoid", "softmax"):
+        raise ValueError(f"activations[-1] must be 'sigmoid' or 'softmax' (cost from logits, dZ[L] = A - Y); "
+                         f"got {activations[-1]!r}")
+    network.check_targets("Y", Y, activations, C=dims[-1], m=X.shape[1])
     if keep_probs is not None:
         if len(keep_probs) != L - 1:
             raise ValueError(f"keep_probs must have one value per hidden layer (L-1 = {L - 1}); got {len(keep_probs)}")
@@ -95,12 +108,27 @@ def _check_setup(X, Y, layer_dims, activations, keep_probs, X_dev, Y_dev, early_
         raise ValueError("X_dev and Y_dev must be given together; got only one of them")
     if X_dev is not None:
         check_matrix("X_dev", X_dev, rows=X.shape[0], layout="(n_x, m_dev)", why="(n_x = rows of X)")
-        check_labels("Y_dev", Y_dev, m=X_dev.shape[1])
+        network.check_targets("Y_dev", Y_dev, activations, C=dims[-1], m=X_dev.shape[1])
     if early_stopping is not None:
         check_count("early_stopping", early_stopping, minimum=1)
         if X_dev is None:
             raise ValueError("early_stopping needs dev data: give X_dev and Y_dev")
     return dims, activations, keep_probs
+
+
+def _initial_params(params, layer_dims, X, init, gen, batchnorm):
+    """θ_0: a copy of the given params (checked against layer_dims), or initialize_parameters' draw."""
+    if params is None:
+        return initialize_parameters(layer_dims, init, rng=gen, dtype=X.dtype, batchnorm=batchnorm)
+    L = check_params(params, n_x=X.shape[0])
+    if L != len(layer_dims) - 1:
+        raise ValueError(f"params must have L = {len(layer_dims) - 1} layers (from layer_dims); got {L}")
+    for l in range(1, L + 1):
+        check_matrix(f"params['W{l}']", params[f"W{l}"], rows=layer_dims[l], cols=layer_dims[l - 1],
+                     layout=f"(n[{l}], n[{l - 1}])", why="(from layer_dims)")
+    for k in param_keys(params):
+        check_matrix(f"params[{k!r}]", params[k], layout=str(params[k].shape))   # finite
+    return {k: np.array(params[k], copy=True) for k in param_keys(params)}
 
 
 def _optimizer_state(optimizer, params):
@@ -128,11 +156,18 @@ def _optimizer_step(optimizer, params, grads, state, t, learning_rate, hp):
 def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, learning_rate, num_iterations=None,
           lambd=0.0, keep_probs=None, masks=None, X_dev=None, Y_dev=None, early_stopping=None,
           callback=None, log_every=1, print_every=None, optimizer="gd", beta=0.9, beta1=0.9, beta2=0.999,
-          epsilon=1e-8, mini_batch_size=None, num_epochs=None, permutations=None, seed=0, lr_schedule=None):
-    """Gradient descent on a deep network with a sigmoid output (F13, F20, F22, F26, F33-F38):
-    full batch by default, or mini-batches, with plain steps, momentum, RMSprop or Adam.
+          epsilon=1e-8, mini_batch_size=None, num_epochs=None, permutations=None, seed=0, lr_schedule=None,
+          batchnorm=False, bn_beta=0.9, bn_eps=BN_EPS):
+    """Gradient descent on a deep network with a sigmoid or softmax output (F13, F20, F22, F26,
+    F33-F41): full batch by default, or mini-batches, with plain steps, momentum, RMSprop or Adam.
 
-    X: (n_x, m), Y: (1, m) in {0, 1}; layer_dims: [n[0] = n_x, ..., n[L] = 1]; activations: L names.
+    X: (n_x, m); layer_dims: [n[0] = n_x, ..., n[L]]; activations: L names. Sigmoid output: n[L] = 1,
+        Y (1, m) in {0, 1}; softmax output: n[L] = C >= 2 classes, Y one-hot (C, m).
+    batchnorm: batch norm on every hidden layer (scratch.batchnorm; given params decide by their keys:
+        gamma[l], beta[l] in place of b[l]); needs m >= 2 examples in every step. Running statistics
+        for prediction: μ, σ² averaged with weight bn_beta (torch's momentum 1 - bn_beta) over the
+        steps, updated after each step's logging (so dev metrics of step i use batches 0..i-1, as
+        Lightning's validation before step i). bn_eps: batch norm's ε.
     params: initial {"W1", "b1", ...} (copied, never mutated; takes precedence over init), or None to
         draw them with initialize_parameters(layer_dims, init, rng, dtype=X.dtype).
     rng: Generator or int seed, used first for the initial parameters, then for the dropout masks.
@@ -156,7 +191,8 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
         unless stopped early. print_every: print one progress line every that many steps (default silent).
 
     history records: {"step": i, "epoch": e, "cost": J_i (on the examples of step i), "train_acc":
-    accuracy of θ_i on those examples without dropout} plus, with dev data, {"dev_cost", "dev_acc"}.
+    accuracy of θ_i on those examples without dropout (batch norm: with the batch's statistics)} plus,
+    with dev data, {"dev_cost", "dev_acc"} (batch norm: with the running statistics).
     Raises FloatingPointError (an ArithmeticError, not a ValueError) when the cost or the parameters
     become non-finite, naming the iteration and the last finite cost. Bad arguments raise ValueError/TypeError.
     """
@@ -176,18 +212,19 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
                          f"got masks={type(masks).__name__}, keep_probs={keep_probs!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(step, record, params); got {type(callback).__name__}")
+    bn_beta, bn_eps = check_beta("bn_beta", bn_beta), check_positive("bn_eps", bn_eps)
     gen = as_generator(rng)
-    if params is None:
-        params = initialize_parameters(layer_dims, init, rng=gen, dtype=X.dtype)
-    else:
-        check_params(params, n_x=X.shape[0])
-        for l in range(1, len(layer_dims)):
-            check_matrix(f"params['W{l}']", params[f"W{l}"], rows=layer_dims[l], cols=layer_dims[l - 1],
-                         layout=f"(n[{l}], n[{l - 1}])", why="(from layer_dims)")
-            check_matrix(f"params['b{l}']", params[f"b{l}"], rows=layer_dims[l], cols=1, layout=f"(n[{l}], 1)")
-        params = {k: np.array(v, copy=True) for k, v in params.items()}
+    params = _initial_params(params, layer_dims, X, init, gen, bool(batchnorm))
+    bn_stats = None
+    if any(has_batchnorm(params, l) for l in range(1, len(layer_dims))):
+        smallest = min(plan.step_size(i) for i in range(plan.steps_per_epoch))
+        if smallest < 2:
+            raise ValueError(f"batch norm needs m >= 2 examples in every step (the variance of one example is 0); "
+                             f"the smallest step of this plan has {smallest}: choose mini_batch_size so that "
+                             f"m mod mini_batch_size is not 1")
+        bn_stats = initialize_running_stats(params)
 
-    history, best = [], (np.inf, None, None)                      # best = (dev cost, step, params)
+    history, best = [], (np.inf, None, None, None)                # best = (dev cost, step, params, bn_stats)
     last_finite, since_best, stopped_early = None, 0, False
     state, i = _optimizer_state(optimizer, params), 0
     for epoch in range(plan.num_epochs):
@@ -197,7 +234,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
             step_masks = masks(i) if masks is not None else None
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected explicitly below
                 AL, caches = network.model_forward(Xb, params, activations, keep_probs=keep_probs,
-                                                   rng=gen, masks=step_masks)
+                                                   rng=gen, masks=step_masks, bn_eps=bn_eps)
                 cost = network.cost_from_caches(caches, Yb, params, lambd)
             if not np.isfinite(cost):                               # divergence, check 1 of 2
                 raise divergence_error(i, last_finite, cost=cost)
@@ -207,11 +244,12 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
                 if keep_probs is None:
                     record["train_acc"] = _accuracy(AL, Yb)
                 else:
-                    record["train_acc"] = _evaluate(Xb, Yb, params, activations)[1]
+                    record["train_acc"] = _evaluate(Xb, Yb, params, activations, bn_eps=bn_eps)[1]
                 if X_dev is not None:
-                    record["dev_cost"], record["dev_acc"] = _evaluate(X_dev, Y_dev, params, activations)
+                    record["dev_cost"], record["dev_acc"] = _evaluate(X_dev, Y_dev, params, activations,
+                                                                      bn_stats, bn_eps)
                     if record["dev_cost"] < best[0]:
-                        best, since_best = (record["dev_cost"], i, params), 0
+                        best, since_best = (record["dev_cost"], i, params, bn_stats), 0
                     else:
                         since_best += 1
                 history.append(record)
@@ -224,6 +262,8 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
                 print(f"step {i:>7d}  cost {cost:.6f}{extra}", flush=True)
             if stopped_early:
                 break
+            if bn_stats is not None:                                # F41: after the step's logging
+                bn_stats = update_running_stats(bn_stats, caches, beta=bn_beta)
             grads = network.model_backward(AL, Yb, caches, lambd=lambd)
             with np.errstate(over="ignore", invalid="ignore"):
                 params, state = _optimizer_step(optimizer, params, grads, state, i + 1, alpha, hp)
@@ -234,6 +274,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
         if stopped_early:
             break
     best_params = best[2] if X_dev is not None else None
-    return TrainResult(params=best_params if early_stopping is not None else params, history=history,
+    keep_best = early_stopping is not None
+    return TrainResult(params=best_params if keep_best else params, history=history,
                        best_step=best[1], best_params=best_params, final_params=params,
-                       stopped_early=stopped_early)
+                       stopped_early=stopped_early, bn_stats=best[3] if keep_best else bn_stats)

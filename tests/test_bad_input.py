@@ -145,9 +145,16 @@ CASES = {
                              TypeError, r"num_iterations must be an int"),
     # names
     "activation-unknown": (network.model_forward,
-                           lambda g: ((g["X"], g["params"], ["relu", "softmax", "sigmoid"]), {}),
+                           lambda g: ((g["X"], g["params"], ["relu", "swish", "sigmoid"]), {}),
                            ValueError, r"activations\[1\] must be one of \['sigmoid', 'tanh', 'relu', "
-                                       r"'leaky_relu', 'identity'\]; got 'softmax'"),
+                                       r"'leaky_relu', 'identity'\]; got 'swish'"),
+    "activation-softmax-hidden": (network.model_forward,
+                                  lambda g: ((g["X"], g["params"], ["relu", "softmax", "sigmoid"]), {}),
+                                  ValueError, r"activations\[1\] is 'softmax', which only the output layer"),
+    "output-activation-unknown": (network.model_forward,
+                                  lambda g: ((g["X"], g["params"], ["relu", "tanh", "swish"]), {}),
+                                  ValueError, r"activations\[2\] must be one of \['sigmoid', 'tanh', 'relu', "
+                                              r"'leaky_relu', 'identity', 'softmax'\]; got 'swish'"),
     "activations-count": (network.model_forward, lambda g: ((g["X"], g["params"], ["relu", "sigmoid"]), {}),
                           ValueError, r"activations must have one name per layer, L = 3"),
     "layer-activation-unknown": (layers.linear_activation_forward,
