@@ -157,7 +157,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
           lambd=0.0, keep_probs=None, masks=None, X_dev=None, Y_dev=None, early_stopping=None,
           callback=None, log_every=1, print_every=None, optimizer="gd", beta=0.9, beta1=0.9, beta2=0.999,
           epsilon=1e-8, mini_batch_size=None, num_epochs=None, permutations=None, seed=0, lr_schedule=None,
-          batchnorm=False, bn_beta=0.9, bn_eps=BN_EPS):
+          batchnorm=False, bn_beta=0.9, bn_eps=BN_EPS, bn_unbiased=False):
     """Gradient descent on a deep network with a sigmoid or softmax output (F13, F20, F22, F26,
     F33-F41): full batch by default, or mini-batches, with plain steps, momentum, RMSprop or Adam.
 
@@ -167,7 +167,9 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
         gamma[l], beta[l] in place of b[l]); needs m >= 2 examples in every step. Running statistics
         for prediction: μ, σ² averaged with weight bn_beta (torch's momentum 1 - bn_beta) over the
         steps, updated after each step's logging (so dev metrics of step i use batches 0..i-1, as
-        Lightning's validation before step i). bn_eps: batch norm's ε.
+        Lightning's validation before step i). bn_eps: batch norm's ε. bn_unbiased: average the
+        unbiased batch variance σ²·m/(m-1), as torch's BatchNorm1d does (default: the biased σ², the
+        course's); only prediction and dev metrics depend on it.
     params: initial {"W1", "b1", ...} (copied, never mutated; takes precedence over init), or None to
         draw them with initialize_parameters(layer_dims, init, rng, dtype=X.dtype).
     rng: Generator or int seed, used first for the initial parameters, then for the dropout masks.
@@ -263,7 +265,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
             if stopped_early:
                 break
             if bn_stats is not None:                                # F41: after the step's logging
-                bn_stats = update_running_stats(bn_stats, caches, beta=bn_beta)
+                bn_stats = update_running_stats(bn_stats, caches, beta=bn_beta, unbiased=bool(bn_unbiased))
             grads = network.model_backward(AL, Yb, caches, lambd=lambd)
             with np.errstate(over="ignore", invalid="ignore"):
                 params, state = _optimizer_step(optimizer, params, grads, state, i + 1, alpha, hp)

@@ -236,3 +236,15 @@ def test_train_with_batchnorm_mini_batches_and_adam():
     with pytest.raises(ValueError, match=r"batch norm needs m >= 2 examples in every step.*smallest step of this plan has 1"):
         train(X[:, :65], Y[:, :65], [2, 6, 1], ["relu", "sigmoid"], batchnorm=True, rng=0, learning_rate=0.01,
               mini_batch_size=32, num_epochs=1)
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_train_running_variance_convention(unbiased):
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((2, 9)), (rng.random((1, 9)) < 0.5).astype(float)
+    res = train(X, Y, [2, 3, 1], ["tanh", "sigmoid"], batchnorm=True, rng=1, learning_rate=0.1, num_iterations=1,
+                bn_beta=0.75, bn_unbiased=unbiased)
+    Z = initialize_parameters([2, 3, 1], "he", rng=1, batchnorm=True)["W1"] @ X
+    var_B = Z.var(axis=1, ddof=1 if unbiased else 0, keepdims=True)
+    np.testing.assert_allclose(res.bn_stats["var1"], 0.75 * 1 + 0.25 * var_B, rtol=1e-12)
+    np.testing.assert_allclose(res.bn_stats["mu1"], 0.25 * Z.mean(axis=1, keepdims=True), rtol=1e-12)
