@@ -27,11 +27,17 @@ def linear_forward(A_prev, W, b):
     check_matrix("A_prev", A_prev, finite=False, layout="(n[l-1], m)")
     check_matrix("W", W, cols=A_prev.shape[0], finite=False, layout="(n[l], n[l-1])",
                  why="(n[l-1] = rows of A_prev)")
-    if b is None:
-        return W @ A_prev, (A_prev, W, None)
-    check_matrix("b", b, rows=W.shape[0], cols=1, finite=False, layout="(n[l], 1)",
-                 why=("(n[l] = rows of W)", ""))
-    Z = W @ A_prev + b
+    if b is not None:
+        check_matrix("b", b, rows=W.shape[0], cols=1, finite=False, layout="(n[l], 1)",
+                     why=("(n[l] = rows of W)", ""))
+    return _linear_forward(A_prev, W, b)
+
+
+def _linear_forward(A_prev, W, b):
+    """linear_forward without the checks (the training loop checks once, at its entry)."""
+    Z = W @ A_prev
+    if b is not None:
+        Z += b                      # Z = W A_prev + b, added into the fresh product
     return Z, (A_prev, W, b)
 
 
@@ -49,10 +55,18 @@ def linear_backward(dZ, cache):
     A_prev, W, b = _unpack_linear_cache(cache)
     check_matrix("dZ", dZ, rows=W.shape[0], cols=A_prev.shape[1], finite=False,
                  layout="(n[l], m)", why="(the shape of Z in the cache)")
+    return _linear_backward(dZ, cache)
+
+
+def _linear_backward(dZ, cache, need_dA_prev=True):
+    """linear_backward without the checks; need_dA_prev=False skips dA_prev = Wᵀ dZ (returns None),
+    which nothing uses below the first layer (dA[0] would be the gradient of the data X)."""
+    A_prev, W, b = cache
     m = A_prev.shape[1]
-    dW = (dZ @ A_prev.T) / m
+    dW = dZ @ A_prev.T
+    dW /= m                         # dW = (1/m) dZ A_prevᵀ, divided in place
     db = None if b is None else np.sum(dZ, axis=1, keepdims=True) / m
-    dA_prev = W.T @ dZ
+    dA_prev = W.T @ dZ if need_dA_prev else None
     return dA_prev, dW, db
 
 
@@ -96,8 +110,17 @@ def activation_backward(dA, Z, activation, at_zero=None, alpha=0.01):
     if dA.shape != Z.shape:
         raise ValueError(f"dA must have the shape of Z in the cache, (n[l], m) = {Z.shape}; "
                          f"got shape {dA.shape}")
+    return _activation_backward(dA, Z, activation, at_zero, alpha)
+
+
+def _activation_backward(dA, Z, activation, at_zero=None, alpha=0.01):
+    """activation_backward without the checks."""
+    if activation == "relu" and not at_zero:
+        # relu'(Z) is 1 where z > 0 and 0 elsewhere (at z = 0 too, torch's value): dA * (Z > 0), the
+        # product with the 0/1 mask taken directly (the same numbers as dA * relu_prime(Z))
+        return np.multiply(dA, Z > 0, dtype=dA.dtype)
     if activation == "relu":
-        g_prime = relu_prime(Z, at_zero=0.0 if at_zero is None else at_zero)
+        g_prime = relu_prime(Z, at_zero=at_zero)
     elif activation == "leaky_relu":
         g_prime = leaky_relu_prime(Z, alpha=alpha, at_zero=at_zero)
     else:

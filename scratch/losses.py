@@ -58,6 +58,11 @@ def cost_from_logits(ZL, Y):
     Non-finite ZL is not rejected: it gives a non-finite J (diverged training shows).
     """
     ZL, Y = _check_AL_Y(ZL, Y, name="ZL")
+    return _cost_from_logits(ZL, Y)
+
+
+def _cost_from_logits(ZL, Y):
+    """cost_from_logits without its checks (Y in ZL's dtype, or any 0/1 array)."""
     with np.errstate(under="ignore"):
         losses = np.maximum(ZL, 0) - ZL * Y + np.log1p(np.exp(-np.abs(ZL)))
     return float(np.mean(losses))
@@ -121,7 +126,11 @@ def softmax_cost_from_logits(ZL, Y):
     ZL: (C, m), Y: one-hot (C, m). Returns a float. torch's F.cross_entropy(z, class indices)
     computes this from batch-first logits.
     """
-    Y = _check_softmax_AL_Y(ZL, Y, "ZL")
+    return _softmax_cost_from_logits(ZL, _check_softmax_AL_Y(ZL, Y, "ZL"))
+
+
+def _softmax_cost_from_logits(ZL, Y):
+    """softmax_cost_from_logits without its checks."""
     shifted = ZL - ZL.max(axis=0, keepdims=True)                 # z - c <= 0
     with np.errstate(under="ignore"):
         log_A = shifted - np.log(np.sum(np.exp(shifted), axis=0, keepdims=True))   # log softmax
@@ -159,9 +168,15 @@ def l2_penalty(params, lambd, m):
     adds nothing at λ = 0 either, so both sides see the same cost)."""
     lambd = check_nonneg("lambd", lambd)
     m = check_count("m", m, minimum=1)
-    weights = _weights(params)
+    _weights(params)
+    return _l2_penalty(params, lambd, m)
+
+
+def _l2_penalty(params, lambd, m):
+    """l2_penalty without its checks: λ/(2m) Σ_l ‖W[l]‖²_F over the keys W1, W2, ... of params."""
     if lambd == 0:
         return 0.0
+    weights = [params[f"W{l}"] for l in range(1, len(params) + 1) if f"W{l}" in params]
     return float(lambd / (2 * m) * sum(float(np.sum(np.square(W))) for W in weights))
 
 

@@ -30,9 +30,10 @@ from ._checks import (as_generator, check_activation, check_choice, check_keep_p
                       check_matrix, check_nonneg, check_one_hot, check_params, check_positive,
                       has_batchnorm, param_keys)
 from .batchnorm import BN_EPS, batchnorm_backward, batchnorm_forward, batchnorm_predict
-from .layers import (activation_backward, activation_forward, dropout_backward, dropout_forward,
-                     linear_activation_backward, linear_activation_forward, linear_backward, linear_forward)
-from .losses import cost_from_logits, l2_gradient, l2_penalty, softmax_cost_from_logits
+from .layers import (_activation_backward, _linear_backward, _linear_forward, activation_forward, dropout_backward,
+                     dropout_forward)
+from .losses import (_cost_from_logits, _l2_penalty, _softmax_cost_from_logits, cost_from_logits, l2_gradient,
+                     l2_penalty, softmax_cost_from_logits)
 
 
 def _check_activations(activations, L):
@@ -115,21 +116,27 @@ def model_forward(X, params, activations, keep_probs=None, rng=None, masks=None,
         _check_bn_stats(bn_stats, params, L)
     if keep_probs is not None and any(mk is None for mk in masks):
         rng = as_generator(rng)
+    return _forward(X, params, activations, L, keep_probs, rng, masks, alpha, bn_stats, bn_eps)
+
+
+def _forward(X, params, activations, L, keep_probs=None, rng=None, masks=None, alpha=0.01, bn_stats=None,
+             bn_eps=BN_EPS):
+    """model_forward's computation, without its checks: the training loop checks its arguments once,
+    at its entry, and calls this every step (masks: a list of L-1 masks or Nones, when keep_probs)."""
     A = X
     caches = []
     for l in range(1, L + 1):
         bn_cache = None
         if has_batchnorm(params, l):
             gamma, beta = params[f"gamma{l}"], params[f"beta{l}"]
-            Z, linear_cache = linear_forward(A, params[f"W{l}"], None)        # b[l] dropped: β[l] replaces it
+            Z, linear_cache = _linear_forward(A, params[f"W{l}"], None)       # b[l] dropped: β[l] replaces it
             if bn_stats is None:
                 Z, bn_cache = batchnorm_forward(Z, gamma, beta, bn_eps)       # Z̃[l], batch statistics
             else:
                 Z = batchnorm_predict(Z, gamma, beta, bn_stats[f"mu{l}"], bn_stats[f"var{l}"], bn_eps)
-            A, linear_activation_cache = activation_forward(Z, activations[l - 1], alpha), (linear_cache, Z)
         else:
-            A, linear_activation_cache = linear_activation_forward(
-                A, params[f"W{l}"], params[f"b{l}"], activations[l - 1], alpha=alpha)
+            Z, linear_cache = _linear_forward(A, params[f"W{l}"], params[f"b{l}"])
+        A, linear_activation_cache = activation_forward(Z, activations[l - 1], alpha), (linear_cache, Z)
         mask, keep_prob = None, 1.0
         if l < L and keep_probs is not None:
             keep_prob = keep_probs[l - 1]
@@ -162,7 +169,6 @@ def model_backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
     if not isinstance(caches, (list, tuple)) or not caches or not all(isinstance(c, dict) for c in caches):
         raise TypeError(f"caches must be the non-empty list of dicts from model_forward; "
                         f"got {type(caches).__name__}")
-    L = len(caches)
     out = caches[-1]
     ZL = out["linear_activation"][1]
     softmax_out = out["activation"] == "softmax"
@@ -174,50 +180,55 @@ def model_backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
         check_labels("Y", Y, m=AL.shape[1])
     lambd = check_nonneg("lambd", lambd)
     check_choice("output", output, ("fused", "general"))
+    if output == "fused" and out["activation"] not in ("sigmoid", "softmax"):
+        raise ValueError(f"output='fused' (dZ[L] = AL - Y) requires a sigmoid or softmax output layer; got "
+                         f"activation {out['activation']!r}: use output='general'")
+    if output == "general" and softmax_out:
+        raise ValueError("output='general' needs an elementwise g'(Z[L]); a softmax output layer has "
+                         "output='fused' only (dZ[L] = A[L] - Y)")
+    for l, cache in enumerate(caches[:-1], start=1):
+        if cache["linear_activation"][0][2] is None and cache.get("batchnorm") is None:
+            raise ValueError(f"caches[{l - 1}] is a batch-norm layer from a forward pass in prediction "
+                             f"mode (bn_stats given); backward needs the training-mode caches (bn_stats=None)")
+    return _backward(AL, Y, caches, lambd, output, at_zero)
+
+
+def _backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
+    """model_backward's computation, without its checks (the training loop checks once, at its entry).
+    dA[0] = W[1]ᵀ dZ[1], the gradient of the data X, is not computed: no parameter needs it."""
+    L = len(caches)
+    out = caches[-1]
     Y = Y.astype(AL.dtype, copy=False)
     m = AL.shape[1]
     grads = {}
 
     if output == "fused":
-        if out["activation"] not in ("sigmoid", "softmax"):
-            raise ValueError(f"output='fused' (dZ[L] = AL - Y) requires a sigmoid or softmax output layer; got "
-                             f"activation {out['activation']!r}: use output='general'")
-        # σ: dL/dZ = (dL/dA) σ'(Z) = (-(y/a) + (1-y)/(1-a)) a(1-a) = a - y;  softmax: see above
-        dA, dW, db = linear_backward(AL - Y, out["linear_activation"][0])
+        # σ: dL/dZ = (dL/dA) σ'(Z) = (-(y/a) + (1-y)/(1-a)) a(1-a) = a - y;  softmax: see model_backward
+        dZ = AL - Y
     else:
-        if softmax_out:
-            raise ValueError("output='general' needs an elementwise g'(Z[L]); a softmax output layer has "
-                             "output='fused' only (dZ[L] = A[L] - Y)")
         with np.errstate(divide="ignore", invalid="ignore"):
             dAL = -(Y / AL) + (1 - Y) / (1 - AL)
-        dA, dW, db = linear_activation_backward(dAL, out["linear_activation"], out["activation"],
-                                                at_zero=at_zero, alpha=out.get("alpha", 0.01))
-    grads[f"dW{L}"], grads[f"db{L}"] = dW, db
+        dZ = _activation_backward(dAL, out["linear_activation"][1], out["activation"], at_zero,
+                                  out.get("alpha", 0.01))
+    dA, grads[f"dW{L}"], grads[f"db{L}"] = _linear_backward(dZ, out["linear_activation"][0], need_dA_prev=L > 1)
 
     for l in range(L - 1, 0, -1):
         cache = caches[l - 1]
         if cache["mask"] is not None:
             # A[l] was A[l] * D[l] / keep_prob: the same mask routes the gradient back
             dA = dropout_backward(dA, cache["mask"], cache["keep_prob"])
-        bn_cache = cache.get("batchnorm")
-        if bn_cache is not None:
-            linear_cache, Z_tilde = cache["linear_activation"]
-            dZ_tilde = activation_backward(dA, Z_tilde, cache["activation"], at_zero=at_zero,
-                                           alpha=cache.get("alpha", 0.01))
-            dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = batchnorm_backward(dZ_tilde, bn_cache)
-            dA, grads[f"dW{l}"], _ = linear_backward(dZ, linear_cache)
-        else:
-            if cache["linear_activation"][0][2] is None:
-                raise ValueError(f"caches[{l - 1}] is a batch-norm layer from a forward pass in prediction "
-                                 f"mode (bn_stats given); backward needs the training-mode caches (bn_stats=None)")
-            dA, dW, db = linear_activation_backward(dA, cache["linear_activation"], cache["activation"],
-                                                    at_zero=at_zero, alpha=cache.get("alpha", 0.01))
-            grads[f"dW{l}"], grads[f"db{l}"] = dW, db
+        linear_cache, Z = cache["linear_activation"]
+        dZ = _activation_backward(dA, Z, cache["activation"], at_zero, cache.get("alpha", 0.01))
+        if cache.get("batchnorm") is not None:              # Z is Z̃[l]: back through the batch norm
+            dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = batchnorm_backward(dZ, cache["batchnorm"])
+        dA, grads[f"dW{l}"], db = _linear_backward(dZ, linear_cache, need_dA_prev=l > 1)
+        if db is not None:
+            grads[f"db{l}"] = db
 
     if lambd > 0:
         for l in range(1, L + 1):
             W = caches[l - 1]["linear_activation"][0][1]
-            grads[f"dW{l}"] = grads[f"dW{l}"] + l2_gradient(W, lambd, m)
+            grads[f"dW{l}"] += l2_gradient(W, lambd, m)
     order = [f"d{p}{l}" for l in range(1, L + 1)
              for p in (("W", "gamma", "beta") if f"dgamma{l}" in grads else ("W", "b"))]
     return {k: grads[k] for k in order}
@@ -234,14 +245,21 @@ def update_parameters(params, grads, learning_rate):
     learning_rate = check_positive("learning_rate", learning_rate)
     if not isinstance(grads, dict):
         raise TypeError(f"grads must be a dict {{'dW1', 'db1', ...}}; got {type(grads).__name__}")
-    new = {}
     for p in keys:
         if "d" + p not in grads:
             raise ValueError(f"grads must have key 'd{p}' for params['{p}']; got keys {sorted(grads)}")
         check_matrix("d" + p, grads["d" + p], rows=params[p].shape[0], cols=params[p].shape[1],
                      finite=False, layout=f"{params[p].shape}", why=f"(the shape of {p})")
-        new[p] = params[p] - learning_rate * grads["d" + p]
+    new = {p: params[p].copy() for p in keys}
+    _gd_step(new, grads, learning_rate)
     return new
+
+
+def _gd_step(params, grads, learning_rate):
+    """θ := θ - α dθ for every parameter of params, IN PLACE on params' arrays (update_parameters
+    works on copies; the training loop on the arrays it owns). Unchecked."""
+    for p, theta in params.items():
+        theta -= learning_rate * grads["d" + p]
 
 
 def predict(X, params, activations, alpha=0.01, bn_stats=None, bn_eps=BN_EPS):
@@ -292,3 +310,10 @@ def cost_from_caches(caches, Y, params, lambd=0.0):
     ZL = caches[-1]["linear_activation"][1]
     data_cost = softmax_cost_from_logits if caches[-1]["activation"] == "softmax" else cost_from_logits
     return data_cost(ZL, Y) + l2_penalty(params, lambd, ZL.shape[1])
+
+
+def _cost(caches, Y, params, lambd=0.0):
+    """cost_from_caches without the checks of Y and params (the training loop checked them once)."""
+    ZL = caches[-1]["linear_activation"][1]
+    data_cost = _softmax_cost_from_logits if caches[-1]["activation"] == "softmax" else _cost_from_logits
+    return data_cost(ZL, Y) + _l2_penalty(params, lambd, ZL.shape[1])

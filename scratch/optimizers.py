@@ -146,6 +146,11 @@ def initialize_velocity(params):
     return {"d" + p: np.zeros_like(params[p]) for p in param_keys(params)}
 
 
+def _copies(*dicts):
+    """Fresh copies of the arrays of each dict (the public updates change nothing they are given)."""
+    return [{k: np.array(v, copy=True) for k, v in d.items()} for d in dicts]
+
+
 def update_parameters_with_momentum(params, grads, v, beta, learning_rate):
     """Gradient descent with momentum (F35), for every θ:
 
@@ -160,12 +165,18 @@ def update_parameters_with_momentum(params, grads, v, beta, learning_rate):
     _check_like_params("v", v, params)
     beta = _check_beta("beta", beta)
     alpha = check_positive("learning_rate", learning_rate)
-    new_params, new_v = {}, {}
-    for p in names:
-        d = "d" + p
-        new_v[d] = beta * v[d] + (1 - beta) * grads[d]
-        new_params[p] = params[p] - alpha * new_v[d]
+    new_params, new_v = _copies({p: params[p] for p in names}, v)
+    _momentum_step(new_params, grads, new_v, beta, alpha)
     return new_params, new_v
+
+
+def _momentum_step(params, grads, v, beta, alpha):
+    """update_parameters_with_momentum IN PLACE on params and v (the training loop's own arrays)."""
+    for p, theta in params.items():
+        d = "d" + p
+        v[d] *= beta
+        v[d] += (1 - beta) * grads[d]          # v = β v + (1 - β) dθ
+        theta -= alpha * v[d]                  # θ := θ - α v
 
 
 def initialize_rmsprop(params):
@@ -187,12 +198,18 @@ def update_parameters_with_rmsprop(params, grads, s, beta2, learning_rate, epsil
     beta2 = _check_beta("beta2", beta2)
     alpha = check_positive("learning_rate", learning_rate)
     epsilon = check_positive("epsilon", epsilon)
-    new_params, new_s = {}, {}
-    for p in names:
-        d = "d" + p
-        new_s[d] = beta2 * s[d] + (1 - beta2) * grads[d] ** 2
-        new_params[p] = params[p] - alpha * grads[d] / (np.sqrt(new_s[d]) + epsilon)
+    new_params, new_s = _copies({p: params[p] for p in names}, s)
+    _rmsprop_step(new_params, grads, new_s, beta2, alpha, epsilon)
     return new_params, new_s
+
+
+def _rmsprop_step(params, grads, s, beta2, alpha, epsilon):
+    """update_parameters_with_rmsprop IN PLACE on params and s."""
+    for p, theta in params.items():
+        d = "d" + p
+        s[d] *= beta2
+        s[d] += (1 - beta2) * grads[d] ** 2                       # s = β₂ s + (1 - β₂) dθ²
+        theta -= alpha * grads[d] / (np.sqrt(s[d]) + epsilon)     # θ := θ - α dθ / (√s + ε)
 
 
 def initialize_adam(params):
@@ -220,15 +237,22 @@ def update_parameters_with_adam(params, grads, v, s, t, learning_rate=0.01, beta
     alpha = check_positive("learning_rate", learning_rate)
     beta1, beta2 = _check_beta("beta1", beta1), _check_beta("beta2", beta2)
     epsilon = check_positive("epsilon", epsilon)
-    new_params, new_v, new_s = {}, {}, {}
-    for p in names:
-        d = "d" + p
-        new_v[d] = beta1 * v[d] + (1 - beta1) * grads[d]
-        new_s[d] = beta2 * s[d] + (1 - beta2) * grads[d] ** 2
-        v_hat = new_v[d] / (1 - beta1 ** t)
-        s_hat = new_s[d] / (1 - beta2 ** t)
-        new_params[p] = params[p] - alpha * v_hat / (np.sqrt(s_hat) + epsilon)
+    new_params, new_v, new_s = _copies({p: params[p] for p in names}, v, s)
+    _adam_step(new_params, grads, new_v, new_s, t, alpha, beta1, beta2, epsilon)
     return new_params, new_v, new_s
+
+
+def _adam_step(params, grads, v, s, t, alpha, beta1, beta2, epsilon):
+    """update_parameters_with_adam IN PLACE on params, v and s."""
+    for p, theta in params.items():
+        d = "d" + p
+        v[d] *= beta1
+        v[d] += (1 - beta1) * grads[d]                           # v = β₁ v + (1 - β₁) dθ
+        s[d] *= beta2
+        s[d] += (1 - beta2) * grads[d] ** 2                        # s = β₂ s + (1 - β₂) dθ²
+        v_hat = v[d] / (1 - beta1 ** t)
+        s_hat = s[d] / (1 - beta2 ** t)
+        theta -= alpha * v_hat / (np.sqrt(s_hat) + epsilon)       # θ := θ - α v̂ / (√ŝ + ε)
 
 
 # ---------------------------------------------------------- learning-rate decay

@@ -139,18 +139,21 @@ def _optimizer_state(optimizer, params):
 
 
 def _optimizer_step(optimizer, params, grads, state, t, learning_rate, hp):
-    """One update θ_{t} -> θ_{t+1} with the named optimizer (F13, F35-F37); t counts updates from 1.
-    Returns the new params and the new state."""
+    """One update θ_{t} -> θ_{t+1} with the named optimizer (F13, F35-F37), IN PLACE on the loop's own
+    params and state (the formulas: scratch.network.update_parameters, scratch.optimizers); t counts
+    updates from 1."""
     if optimizer == "gd":
-        return optimizers.update_parameters_with_gd(params, grads, learning_rate), None
-    if optimizer == "momentum":
-        return optimizers.update_parameters_with_momentum(params, grads, state, hp["beta"], learning_rate)
-    if optimizer == "rmsprop":
-        return optimizers.update_parameters_with_rmsprop(params, grads, state, hp["beta2"], learning_rate,
-                                                         hp["epsilon"])
-    new, v, s = optimizers.update_parameters_with_adam(params, grads, *state, t, learning_rate, hp["beta1"],
-                                                      hp["beta2"], hp["epsilon"])
-    return new, (v, s)
+        network._gd_step(params, grads, learning_rate)
+    elif optimizer == "momentum":
+        optimizers._momentum_step(params, grads, state, hp["beta"], learning_rate)
+    elif optimizer == "rmsprop":
+        optimizers._rmsprop_step(params, grads, state, hp["beta2"], learning_rate, hp["epsilon"])
+    else:
+        optimizers._adam_step(params, grads, *state, t, learning_rate, hp["beta1"], hp["beta2"], hp["epsilon"])
+
+
+def _copy(params):
+    return {k: v.copy() for k, v in params.items()}
 
 
 def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, learning_rate, num_iterations=None,
@@ -215,6 +218,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(step, record, params); got {type(callback).__name__}")
     bn_beta, bn_eps = check_beta("bn_beta", bn_beta), check_positive("bn_eps", bn_eps)
+    Y = Y.astype(X.dtype if X.dtype.kind == "f" else np.float64, copy=False)   # labels in the data's dtype, once
     gen = as_generator(rng)
     params = _initial_params(params, layer_dims, X, init, gen, bool(batchnorm))
     bn_stats = None
@@ -228,16 +232,21 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
 
     history, best = [], (np.inf, None, None, None)                # best = (dev cost, step, params, bn_stats)
     last_finite, since_best, stopped_early = None, 0, False
+    # Everything is checked above, once: the loop runs the unchecked cores of scratch.network on arrays
+    # it owns (params is a copy), updating them in place; nothing is re-validated per step.
+    L, no_masks = len(layer_dims) - 1, [None] * (len(layer_dims) - 2)
     state, i = _optimizer_state(optimizer, params), 0
     for epoch in range(plan.num_epochs):
         alpha = learning_rate_at(learning_rate, epoch, lr_schedule)
         for columns in plan.batches(epoch):
             Xb, Yb = (X, Y) if columns is None else (X[:, columns], Y[:, columns])
-            step_masks = masks(i) if masks is not None else None
+            step_masks = no_masks
+            if masks is not None:
+                step_masks = network._check_dropout_args(keep_probs, masks(i), L)[1]
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected explicitly below
-                AL, caches = network.model_forward(Xb, params, activations, keep_probs=keep_probs,
-                                                   rng=gen, masks=step_masks, bn_eps=bn_eps)
-                cost = network.cost_from_caches(caches, Yb, params, lambd)
+                AL, caches = network._forward(Xb, params, activations, L, keep_probs=keep_probs, rng=gen,
+                                              masks=step_masks, bn_eps=bn_eps)
+                cost = network._cost(caches, Yb, params, lambd)
             if not np.isfinite(cost):                               # divergence, check 1 of 2
                 raise divergence_error(i, last_finite, cost=cost)
             last_finite = (i, float(cost))
@@ -251,12 +260,12 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
                     record["dev_cost"], record["dev_acc"] = _evaluate(X_dev, Y_dev, params, activations,
                                                                       bn_stats, bn_eps)
                     if record["dev_cost"] < best[0]:
-                        best, since_best = (record["dev_cost"], i, params, bn_stats), 0
+                        best, since_best = (record["dev_cost"], i, _copy(params), bn_stats), 0
                     else:
                         since_best += 1
                 history.append(record)
                 if callback is not None:
-                    callback(i, dict(record), params)
+                    callback(i, dict(record), _copy(params))      # θ_i, which the update then changes in place
                 if early_stopping is not None and since_best >= early_stopping:
                     stopped_early = True
             if print_every is not None and i % print_every == 0:
@@ -266,9 +275,9 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
                 break
             if bn_stats is not None:                                # F41: after the step's logging
                 bn_stats = update_running_stats(bn_stats, caches, beta=bn_beta, unbiased=bool(bn_unbiased))
-            grads = network.model_backward(AL, Yb, caches, lambd=lambd)
+            grads = network._backward(AL, Yb, caches, lambd=lambd)
             with np.errstate(over="ignore", invalid="ignore"):
-                params, state = _optimizer_step(optimizer, params, grads, state, i + 1, alpha, hp)
+                _optimizer_step(optimizer, params, grads, state, i + 1, alpha, hp)
             bad = [k for k, v in params.items() if not np.all(np.isfinite(v))]
             if bad:                                                 # divergence, check 2 of 2
                 raise divergence_error(i, last_finite, bad_params=bad)

@@ -71,12 +71,12 @@ def test_F30_planted_bug_fails_the_gradient_check(bug, monkeypatch):
     assert before < parity.GRADCHECK
 
     if bug == "dW doubled":
-        real = network.linear_activation_backward
+        real = network._linear_backward
 
         def planted(*args, **kwargs):
             dA_prev, dW, db = real(*args, **kwargs)
             return dA_prev, 2 * dW, db
-        monkeypatch.setattr(network, "linear_activation_backward", planted)
+        monkeypatch.setattr(network, "_linear_backward", planted)
     else:
         monkeypatch.setattr(network, "dropout_backward", lambda dA, mask, keep_prob: dA / keep_prob)
     after, _ = scratch_check(params, X, Y, net["activations"], 0.0, keep_probs, masks)
