@@ -113,12 +113,13 @@ def activation_backward(dA, Z, activation, at_zero=None, alpha=0.01):
     return _activation_backward(dA, Z, activation, at_zero, alpha)
 
 
-def _activation_backward(dA, Z, activation, at_zero=None, alpha=0.01):
-    """activation_backward without the checks."""
+def _activation_backward(dA, Z, activation, at_zero=None, alpha=0.01, overwrite_dA=False):
+    """activation_backward without the checks. overwrite_dA=True lets relu write dZ into dA's memory
+    (the network's backward pass owns its dA, a fresh Wᵀ dZ: one array of (n[l], m) less at a time)."""
     if activation == "relu" and not at_zero:
         # relu'(Z) is 1 where z > 0 and 0 elsewhere (at z = 0 too, torch's value): dA * (Z > 0), the
         # product with the 0/1 mask taken directly (the same numbers as dA * relu_prime(Z))
-        return np.multiply(dA, Z > 0, dtype=dA.dtype)
+        return np.multiply(dA, Z > 0, out=dA if overwrite_dA else None, dtype=dA.dtype)
     if activation == "relu":
         g_prime = relu_prime(Z, at_zero=at_zero)
     elif activation == "leaky_relu":

@@ -218,7 +218,7 @@ def _backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
             # A[l] was A[l] * D[l] / keep_prob: the same mask routes the gradient back
             dA = dropout_backward(dA, cache["mask"], cache["keep_prob"])
         linear_cache, Z = cache["linear_activation"]
-        dZ = _activation_backward(dA, Z, cache["activation"], at_zero, cache.get("alpha", 0.01))
+        dZ = _activation_backward(dA, Z, cache["activation"], at_zero, cache.get("alpha", 0.01), overwrite_dA=True)
         if cache.get("batchnorm") is not None:              # Z is Z̃[l]: back through the batch norm
             dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = batchnorm_backward(dZ, cache["batchnorm"])
         dA, grads[f"dW{l}"], db = _linear_backward(dZ, linear_cache, need_dA_prev=l > 1)

@@ -1,0 +1,386 @@
+"""The benchmark suite: `python -m experiments bench [--quick] [--repeats R] [--out FILE]`.
+
+Times, side by side in one run and on the same data, one training step of
+  scratch      scratch.train (NumPy, the course's formulas),
+  raw torch    a hand-written loop: nn.Sequential + BCEWithLogitsLoss + torch.optim.SGD,
+  train_plain  torch_ref.train_loop.train_plain (DeepNet, the divergence guard, history),
+  lightning    torch_ref.lightning.train_lightning (the lean Trainer),
+for each network and dtype below, on the CPU (and, with a GPU, the torch paths on CUDA).
+
+A step's time is (T(2N) - T(N)) / N, T(n) the wall time of a whole run of n full-batch gradient-descent
+steps: what a run costs per step once it is set up (data conversion, Trainer construction and the first
+call are paid by both runs and cancel). Each figure is the median of R repeats (round robin over the
+implementations, so a change of machine load hits them alike), with the spread (min-max) beside it.
+
+Also measured: the machine's matrix-product ceiling (one large A @ B in NumPy and in torch; GFLOP/s of
+each step against it), the peak memory of one step (a fresh process per implementation, resident-set
+growth), and time per step against m for the tall net with the fitted exponent (t ∝ m^k; k = 1 is
+linear). Writes FILE (default BENCHMARKS.md) with the machine, the versions and the tables, and a PNG of
+time against m beside it. Numbers only: nothing is asserted.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .cli import _Parser, _positive_int
+
+# name: (layer_dims, activations, m). Full sizes, and the --quick ones.
+NETS = {
+    "tiny": ([2, 4, 1], ["tanh", "sigmoid"], 400),
+    "course deep": ([12288, 20, 7, 5, 1], ["relu", "relu", "relu", "sigmoid"], 209),
+    "matrix-bound": ([784, 1024, 1024, 1], ["relu", "relu", "sigmoid"], 8192),
+    "tall": ([100, 64, 1], ["relu", "sigmoid"], 200_000),
+}
+QUICK_NETS = {
+    "tiny": NETS["tiny"],
+    "course deep": NETS["course deep"],
+    "matrix-bound": ([784, 256, 256, 1], ["relu", "relu", "sigmoid"], 1024),
+    "tall": ([100, 64, 1], ["relu", "sigmoid"], 20_000),
+}
+SCALING_M = (10_000, 100_000, 1_000_000)
+QUICK_SCALING_M = (2_000, 20_000, 100_000)
+MEMORY_M, QUICK_MEMORY_M = 1_000_000, 100_000
+IMPLS = ("scratch", "raw torch", "train_plain", "lightning")
+LEARNING_RATE = 0.01          # small: random labels, a few steps; nothing here is about convergence
+TARGET_SECONDS = 0.4          # N is chosen so that one run of N steps takes about this long
+QUICK_TARGET_SECONDS = 0.05
+
+
+def flops_per_step(dims, m):
+    """Multiply-adds × 2 of one full-batch step: Z = W A (2 m n[l] n[l-1] per layer), dW = dZ Aᵀ (the
+    same), dA[l-1] = Wᵀ dZ (the same, for l >= 2: neither side computes dA[0])."""
+    products = [dims[l] * dims[l - 1] for l in range(1, len(dims))]
+    return 2 * m * (2 * sum(products) + sum(products[1:]))
+
+
+# ---------------------------------------------------------------- the four implementations
+
+def _data(dims, m, dtype, seed=0):
+    """X (n_x, m) standard normal and random 0/1 labels Y (1, m), drawn directly in dtype (no float64
+    intermediate: the peak memory of drawing the data is the data)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((dims[0], m), dtype=dtype)
+    Y = (rng.random((1, m), dtype=dtype) < 0.5).astype(dtype)
+    return X, Y
+
+
+def _runner(impl, dims, acts, X, Y, device="cpu"):
+    """A function steps -> seconds that trains `impl` for that many full-batch steps from the same θ_0."""
+    from scratch.initializers import initialize_parameters
+    params0 = initialize_parameters(dims, "he", rng=0, dtype=X.dtype)
+    if impl == "scratch":
+        from scratch.train import train
+
+        def run(steps):
+            start = time.perf_counter()
+            train(X, Y, dims, acts, params=params0, learning_rate=LEARNING_RATE, num_iterations=steps,
+                  log_every=steps)
+            return time.perf_counter() - start
+        return run
+
+    import torch
+    from torch_ref import convert
+    dtype = convert.torch_dtype(X.dtype)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    if impl == "raw torch":
+        x, y = convert.to_torch(X, device=device), convert.to_torch(Y, device=device)
+
+        def run(steps):
+            layers = []
+            for l in range(1, len(dims)):
+                layers.append(torch.nn.Linear(dims[l - 1], dims[l], dtype=dtype, device=device))
+                if l < len(dims) - 1:
+                    layers.append({"relu": torch.nn.ReLU(), "tanh": torch.nn.Tanh()}[acts[l - 1]])
+            net = torch.nn.Sequential(*layers)
+            opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE)
+            loss_fn = torch.nn.BCEWithLogitsLoss()
+            sync()
+            start = time.perf_counter()
+            for _ in range(steps):
+                loss = loss_fn(net(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            sync()
+            return time.perf_counter() - start
+        return run
+
+    if impl == "train_plain":
+        from torch_ref.models import DeepNet
+        from torch_ref.train_loop import train_plain
+
+        def run(steps):
+            net = DeepNet.from_params(params0, acts).to(device)
+            sync()
+            start = time.perf_counter()
+            train_plain(net, X, Y, learning_rate=LEARNING_RATE, num_iterations=steps, log_every=steps)
+            sync()
+            return time.perf_counter() - start
+        return run
+
+    from torch_ref.lightning import train_lightning
+    precision = "64-true" if X.dtype == np.float64 else "32-true"
+
+    def run(steps):
+        start = time.perf_counter()
+        train_lightning(X, Y, dims, acts, params=params0, learning_rate=LEARNING_RATE, num_iterations=steps,
+                        log_every=steps, precision=precision, accelerator="gpu" if device == "cuda" else "cpu")
+        return time.perf_counter() - start
+    return run
+
+
+def _steps_for(run, target, cap=2000):
+    """N such that a run of N steps takes about `target` seconds (from T(2) - T(1), after a warm-up run
+    that pays first-call costs)."""
+    run(1)
+    one = max(run(2) - run(1), 1e-6)
+    return int(min(cap, max(1, target / one)))
+
+
+def per_step(run, steps, repeats):
+    """[(T(2N) - T(N)) / N for each repeat], in seconds (a difference can come out negative when the
+    machine's load changes between the two runs; the median absorbs a few)."""
+    return [(run(2 * steps) - run(steps)) / steps for _ in range(repeats)]
+
+
+def _median_spread(values):
+    return statistics.median(values), min(values), max(values)
+
+
+# ---------------------------------------------------------------- the ceiling and memory
+
+def gemm_ceiling(n, dtype, repeats):
+    """GFLOP/s of one n×n @ n×n product (2n³ flops), median over repeats, in NumPy and in torch."""
+    import torch
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
+    tA, tB = torch.from_numpy(A), torch.from_numpy(B)
+    out = {}
+    for name, product in (("numpy", lambda: A @ B), ("torch", lambda: tA @ tB)):
+        product()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            product()
+            times.append(time.perf_counter() - start)
+        out[name] = 2 * n ** 3 / statistics.median(times) / 1e9
+    return out
+
+
+_MEMORY_CODE = """
+import json, sys
+import numpy as np
+impl, dims, m, dtype = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+from experiments.bench import _data, _rss_mib, _runner
+X, Y = _data(dims, m, np.dtype(dtype))
+run = _runner(impl, dims, ["relu"] * (len(dims) - 2) + ["sigmoid"], X, Y)
+run(1)                                   # imports, first-call caches, and torch's copy of the data
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")                         # reset the peak resident set (VmHWM) to the current one
+before = _rss_mib("VmRSS")
+run(1)
+print(json.dumps({"data_mb": (X.nbytes + Y.nbytes) / 2**20, "step_mb": _rss_mib("VmHWM") - before}))
+"""
+
+
+def _rss_mib(field):
+    """VmRSS (resident now) or VmHWM (peak resident since the last reset) of this process, MiB (Linux)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
+
+
+def step_memory(impl, dims, m, dtype):
+    """Peak resident-memory growth (MiB) of one training step run in a fresh process: the peak during
+    the step minus the resident set just before it, which already holds the data, the model and (for
+    torch) its batch-first copy of the data, all set up by a first run. Linux only (/proc)."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_CODE, impl, json.dumps(dims), str(m), np.dtype(dtype).name],
+                          capture_output=True, text=True, cwd=root, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory measurement of {impl} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- report
+
+def machine():
+    import lightning
+    import torch
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch threads": torch.get_num_threads(),
+            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            "lightning": lightning.__version__, "platform": platform.platform()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _fmt(seconds):
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def run_suite(quick=False, repeats=5, out=Path("BENCHMARKS.md"), log=print):
+    import logging
+    import warnings
+
+    import lightning.pytorch  # noqa: F401  (its import sets its loggers to INFO: quiet them after)
+    import torch
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    nets, scaling_m, memory_m = (QUICK_NETS, QUICK_SCALING_M, QUICK_MEMORY_M) if quick else (NETS, SCALING_M, MEMORY_M)
+    target = QUICK_TARGET_SECONDS if quick else TARGET_SECONDS
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    info = machine()
+    log("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+
+    ceiling = {}
+    for dtype in (np.float64, np.float32):
+        ceiling[np.dtype(dtype).name] = gemm_ceiling(1024 if quick else 2048, dtype, repeats)
+        log(f"GEMM ceiling {np.dtype(dtype).name}: " + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in ceiling[np.dtype(dtype).name].items()))
+
+    rows = []
+    for net, (dims, acts, m) in nets.items():
+        for dtype in (np.float64, np.float32):
+            X, Y = _data(dims, m, dtype)
+            for device in devices:
+                impls = IMPLS if device == "cpu" else IMPLS[1:]
+                runners = {impl: _runner(impl, dims, acts, X, Y, device) for impl in impls}
+                steps = {impl: _steps_for(run, target) for impl, run in runners.items()}
+                times = {impl: [] for impl in impls}
+                for _ in range(repeats):                       # round robin
+                    for impl, run in runners.items():
+                        times[impl] += per_step(run, steps[impl], 1)
+                for impl in impls:
+                    med, lo, hi = _median_spread(times[impl])
+                    row = {"net": net, "dims": dims, "m": m, "dtype": np.dtype(dtype).name, "device": device,
+                           "impl": impl, "median": med, "min": lo, "max": hi, "steps": steps[impl],
+                           "gflops": flops_per_step(dims, m) / med / 1e9 if med > 0 else float("nan")}
+                    rows.append(row)
+                    log(f"{net:13} {row['dtype']:8} {device:4} {impl:12} {_fmt(med):>10}/step "
+                        f"({_fmt(lo)}-{_fmt(hi)}), {row['gflops']:.1f} GFLOP/s")
+
+    scaling = {}
+    for impl in ("scratch", "raw torch"):
+        for m in scaling_m:
+            X, Y = _data([100, 64, 1], m, np.float32)
+            run = _runner(impl, [100, 64, 1], ["relu", "sigmoid"], X, Y)
+            steps = _steps_for(run, target, cap=200)
+            scaling[(impl, m)] = statistics.median(per_step(run, steps, max(3, repeats // 2)))
+            log(f"tall [100, 64, 1] float32 m = {m:>9,d} {impl:10} {_fmt(scaling[(impl, m)])}/step")
+    exponents = {impl: float(np.polyfit(np.log(scaling_m), np.log([scaling[(impl, m)] for m in scaling_m]), 1)[0])
+                 for impl in ("scratch", "raw torch")}
+
+    memory = {impl: step_memory(impl, [100, 64, 1], memory_m, np.float32) for impl in ("scratch", "raw torch")}
+    log("peak memory of one step: " + ", ".join(f"{k} {v['step_mb']:.0f} MiB" for k, v in memory.items()))
+
+    png = out.with_name(out.stem + "_time_vs_m.png")
+    _plot(scaling, scaling_m, exponents, png)
+    out.write_text(_markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory_m, quick, repeats,
+                             png.name))
+    log(f"wrote {out} and {png}")
+    return rows
+
+
+def _plot(scaling, scaling_m, exponents, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for impl in ("scratch", "raw torch"):
+        ax.loglog(scaling_m, [scaling[(impl, m)] for m in scaling_m], "o-",
+                  label=f"{impl} (t ∝ m^{exponents[impl]:.2f})")
+    ax.set_xlabel("m (examples)")
+    ax.set_ylabel("seconds per step")
+    ax.set_title("[100, 64, 1] float32, full-batch step")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory_m, quick, repeats, png):
+    lines = ["# Benchmarks", "",
+             f"Written by `python -m experiments bench{' --quick' if quick else ''} --repeats {repeats}` "
+             f"on {time.strftime('%Y-%m-%d')}. Per-step times are (T(2N) - T(N)) / N of whole full-batch runs, "
+             f"median of {repeats} repeats (min-max in brackets); ratios are of medians from this one run.", "",
+             "## Machine", ""]
+    lines += [f"- {k}: {v}" for k, v in info.items()]
+    lines += ["", "## Matrix-product ceiling (one n×n @ n×n)", "", "| dtype | NumPy GFLOP/s | torch GFLOP/s |", "|---|---|---|"]
+    lines += [f"| {dt} | {c['numpy']:.1f} | {c['torch']:.1f} |" for dt, c in ceiling.items()]
+    lines += ["", "## One training step", "",
+              "scratch / raw = scratch's step over the raw torch loop's; plain / raw and lightning / plain likewise; "
+              "% ceiling = GFLOP/s of the step over the GEMM ceiling of its own library (NumPy for scratch, torch "
+              "for the others).", "",
+              "| net | m | dtype | device | impl | time per step | GFLOP/s | % ceiling | ratio |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    by = {(r["net"], r["dtype"], r["device"], r["impl"]): r for r in rows}
+    for r in rows:
+        key = (r["net"], r["dtype"], r["device"])
+        ratio = ""
+        if r["impl"] == "scratch":
+            ratio = f"scratch / raw {r['median'] / by[key + ('raw torch',)]['median']:.2f}"
+        elif r["impl"] == "train_plain":
+            ratio = f"plain / raw {r['median'] / by[key + ('raw torch',)]['median']:.2f}"
+        elif r["impl"] == "lightning":
+            ratio = f"lightning / plain {r['median'] / by[key + ('train_plain',)]['median']:.2f}"
+        lib = "numpy" if r["impl"] == "scratch" else "torch"
+        pct = 100 * r["gflops"] / ceiling[r["dtype"]][lib] if r["device"] == "cpu" else float("nan")
+        lines.append(f"| {r['net']} {r['dims']} | {r['m']:,} | {r['dtype']} | {r['device']} | {r['impl']} | "
+                     f"{_fmt(r['median'])} ({_fmt(r['min'])}-{_fmt(r['max'])}) | {r['gflops']:.2f} | "
+                     f"{pct:.0f} % | {ratio} |")
+    lines += ["", "## Time per step against m ([100, 64, 1], float32)", "",
+              "| m | " + " | ".join(("scratch", "raw torch")) + " | scratch / raw |", "|---|---|---|---|"]
+    for m in scaling_m:
+        s, t = scaling[("scratch", m)], scaling[("raw torch", m)]
+        lines.append(f"| {m:,} | {_fmt(s)} | {_fmt(t)} | {s / t:.2f} |")
+    lines += ["", "Fitted exponent k of t ∝ m^k: " + ", ".join(f"{k} {v:.2f}" for k, v in exponents.items()) + ".",
+              "", f"![time against m]({png})", "",
+              f"## Peak memory of one step ([100, 64, 1], m = {memory_m:,}, float32)", "",
+              "Peak resident-set growth during one step in a fresh process, over what it held just before: the "
+              "data, the model and, for torch, its batch-first copy of the data (made once per run).", "",
+              "| impl | data (MiB) | one step (MiB) |", "|---|---|---|"]
+    lines += [f"| {k} | {v['data_mb']:.0f} | {v['step_mb']:.0f} |" for k, v in memory.items()]
+    s, t = memory["scratch"]["step_mb"], memory["raw torch"]["step_mb"]
+    lines += ["", f"scratch / torch: {s / t:.2f}." if t > 0 else "", ""]
+    return "\n".join(lines)
+
+
+def build_parser():
+    parser = _Parser(prog="python -m experiments bench", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller nets and m, fewer repeats: under a minute")
+    parser.add_argument("--repeats", type=_positive_int, default=None, metavar="R",
+                        help="repeats per figure, medians reported (default 5, --quick 3)")
+    parser.add_argument("--out", default="BENCHMARKS.md", metavar="FILE",
+                        help="the report to write; the PNG goes beside it (default BENCHMARKS.md)")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 5)
+    out = Path(args.out)
+    if out.parent and not out.parent.is_dir():
+        print(f"python -m experiments bench: error: directory {str(out.parent)!r} of --out does not exist",
+              file=sys.stderr)
+        return 1
+    run_suite(quick=args.quick, repeats=repeats, out=out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
