@@ -36,8 +36,10 @@ class Comparison:
 
 
 def param_keys(params):
-    """The parameter names in layer order, W1, b1, W2, b2, ...: the order of a flattened θ."""
-    return sorted(params, key=lambda k: (int(k[1:]), k[0] != "W"))
+    """The parameter names in layer order, W1, b1, W2, b2, ... (a batch-norm layer: W[l], gamma[l],
+    beta[l]): the order of a flattened θ (scratch._checks.param_keys)."""
+    from scratch._checks import param_keys as keys
+    return keys(params)
 
 
 def flatten_params(params):
@@ -69,7 +71,7 @@ def _relative_rows(A, B, slices):
 
 def relative_param_difference(a, b):
     """The relative parameter difference of θ_a from θ_b: the max over the parameter arrays
-    (W[l], b[l]) of max|θa - θb| / max|θb|, each array scaled by its own largest entry so that a
+    (W[l], b[l], γ[l], β[l]) of max|θa - θb| / max|θb|, each array scaled by its own largest entry so that a
     small bias vector is not judged on the scale of a large weight matrix. An array that is zero
     in both counts 0 (zero-initialized biases at step 0); zero in θb only, inf."""
     return float(_relative_rows(flatten_params(a), flatten_params(b), _param_slices(b))[0])

@@ -19,6 +19,11 @@ lr_schedule: a table naming a schedule of scratch.optimizers.LR_SCHEDULES and it
     training functions take; the rate moves once per epoch (a full-batch step is an epoch).
 Dropout with mini-batches is allowed: the shared masks of each step are drawn for that step's
 batch (experiments.runner.shared_dropout_masks).
+Many classes (F39, F43): activations[-1] = "softmax" with layer_dims[-1] = C, on a data set of C
+classes ("digits10": the ten digits, "blobs3": three Gaussian blobs), whose labels are one-hot (C, m).
+Batch norm (F40, F41): batchnorm = true puts it on every hidden layer (b[l] dropped, γ[l], β[l]
+learned), with bn_beta (the running statistics' β; torch's momentum is 1 - β) and bn_eps.
+target_cost: report, per variant, the first logged step whose training cost J_i is at most this.
 """
 import dataclasses
 import math
@@ -32,7 +37,11 @@ except ModuleNotFoundError:          # Python 3.10: the same parser as the tomli
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "configs")
 IMPLS = ("scratch", "torch", "lightning")
-DATASETS = ("flower", "moons", "circles", "blobs", "digits", "breast_cancer", "catvnoncat")
+DATASETS = ("flower", "moons", "circles", "blobs", "digits", "breast_cancer", "catvnoncat", "digits10", "blobs3")
+# classes of the multi-class data sets (one-hot labels, a softmax output with layer_dims[-1] = C);
+# every other data set has 0/1 labels (1, m) and a sigmoid output with one unit
+CLASSES = {"digits10": 10, "blobs3": 3}
+OUTPUTS = ("sigmoid", "softmax")
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")        # scratch.plan.OPTIMIZERS (no NumPy import here)
 DEFAULT_ITERATIONS = 10000                                 # full-batch steps when num_iterations is not given
 
@@ -51,8 +60,8 @@ class Config:
     description: str = ""
     # data: built-in sets need no download; catvnoncat needs the course's HDF5 files (--data)
     dataset: str = "flower"
-    m: int = 400                       # examples generated (flower, moons, circles, blobs)
-    noise: float = 0.2                 # moons, circles, blobs
+    m: int = 400                       # examples generated (flower, moons, circles, blobs, blobs3)
+    noise: float = 0.2                 # moons, circles, blobs, blobs3
     standardize: bool = False          # F23, with the training set's μ and σ
     ratios: tuple = (0.6, 0.2, 0.2)    # train/dev/test split (F24)
     # the network and its training: the shared hyperparameter names
@@ -74,6 +83,11 @@ class Config:
     mini_batch_size: int = None        # None: full batch
     num_epochs: int = None             # with mini_batch_size: passes over the training set
     lr_schedule: tuple = None          # None or (name, {keywords}) of scratch.optimizers.LR_SCHEDULES
+    # batch norm on every hidden layer (scratch.train's arguments of the same names)
+    batchnorm: bool = False
+    bn_beta: float = 0.9               # running statistics μ = βμ + (1-β)μ_B (BatchNorm1d's momentum = 1 - β)
+    bn_eps: float = 1e-5               # ε of z_norm = (z - μ)/√(σ² + ε)
+    target_cost: float = None          # report the first logged step with J_i <= target_cost
     log_every: int = 10                # TensorBoard writes every k steps
     impls: tuple = IMPLS               # which implementations run by default
     variants: tuple = field(default=())
@@ -94,6 +108,15 @@ class Config:
             raise ValueError(f"{self.name}: learning_rate must be a positive number; got {self.learning_rate!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"{self.name}: seed must be a non-negative int; got {self.seed!r}")
+        if not isinstance(self.batchnorm, bool):
+            raise ValueError(f"{self.name}: batchnorm must be true or false; got {self.batchnorm!r}")
+        if not _is_number(self.bn_beta) or not 0 <= self.bn_beta < 1:
+            raise ValueError(f"{self.name}: bn_beta must be a number in [0, 1); got {self.bn_beta!r}")
+        if not _is_number(self.bn_eps) or not self.bn_eps > 0:
+            raise ValueError(f"{self.name}: bn_eps must be a positive number; got {self.bn_eps!r}")
+        if self.target_cost is not None and (not _is_number(self.target_cost) or not self.target_cost > 0):
+            raise ValueError(f"{self.name}: target_cost must be a positive number; got {self.target_cost!r}")
+        self._check_output()
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"{self.name}: optimizer must be one of {list(OPTIMIZERS)}; got {self.optimizer!r}")
         for key in ("beta", "beta1", "beta2"):
@@ -117,6 +140,28 @@ class Config:
                 raise ValueError(f"{self.name}: mini_batch_size = {self.mini_batch_size} needs num_epochs "
                                  "(passes over the training set)")
         object.__setattr__(self, "lr_schedule", normalize_lr_schedule(self.name, self.lr_schedule))
+
+    def _check_output(self):
+        """The output layer fits the data set: a softmax over C = CLASSES[dataset] units for a
+        multi-class set, one sigmoid unit otherwise."""
+        acts, dims = tuple(self.activations), tuple(self.layer_dims)
+        if len(acts) != len(dims) - 1:
+            raise ValueError(f"{self.name}: activations must have one name per layer, len(layer_dims) - 1 = "
+                             f"{len(dims) - 1}; got {len(acts)}")
+        if not acts or acts[-1] not in OUTPUTS:
+            raise ValueError(f"{self.name}: activations[-1] must be one of {list(OUTPUTS)}; got {acts[-1:]!r}")
+        C = CLASSES.get(self.dataset)
+        if C is None and (acts[-1], dims[-1]) != ("sigmoid", 1):
+            raise ValueError(f"{self.name}: dataset {self.dataset!r} has 0/1 labels: the output layer must be "
+                             f"one 'sigmoid' unit (layer_dims[-1] = 1); got {dims[-1]} {acts[-1]!r}")
+        if C is not None and (acts[-1], dims[-1]) != ("softmax", C):
+            raise ValueError(f"{self.name}: dataset {self.dataset!r} has {C} classes: the output layer must be a "
+                             f"'softmax' of layer_dims[-1] = {C} units; got {dims[-1]} {acts[-1]!r}")
+
+    @property
+    def output(self):
+        """The output activation, "sigmoid" (0/1 labels) or "softmax" (one-hot labels)."""
+        return self.activations[-1]
 
     def num_steps(self, m):
         """Update steps of a run on m training examples: num_iterations with full batch, else
@@ -178,7 +223,7 @@ class Config:
         """The hyperparameters as TensorBoard wants them: flat str/int/float values."""
         keys = ("dataset", "layer_dims", "activations", "keep_probs", "init", "scale", "lambd",
                 "learning_rate", "num_iterations", "seed", "optimizer", "beta", "beta1", "beta2", "epsilon",
-                "mini_batch_size", "num_epochs")
+                "mini_batch_size", "num_epochs", "batchnorm", "bn_beta", "bn_eps")
         out = {k: v if isinstance(v, (int, float, str)) else str(list(v) if v is not None else None)
                for k, v in ((k, getattr(self, k)) for k in keys)}
         out["lr_schedule"] = describe_lr_schedule(self.lr_schedule)

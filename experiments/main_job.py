@@ -7,6 +7,8 @@ included), train/dev/test accuracy and the training wall time; then the largest 
 between the final parameters of any two implementations, a parity verdict per variant when
 several implementations ran (the first logged step where their cost curves part, and how the
 parameter difference grew), and how to open TensorBoard on the experiment just run.
+A config with target_cost also gets, per variant, the first logged step whose cost reached it; a
+softmax network, the confusion matrix on the dev set as a PNG next to its runs.
 """
 import itertools
 import os
@@ -128,7 +130,10 @@ def _describe(cfg, sizes):
     optim = [("optimizer", "per variant" if _per_variant(cfg, "optimizer") else
               (cfg.optimizer if cfg.optimizer != "gd" else None)),
              ("lr_schedule", describe_lr_schedule(cfg.lr_schedule) if cfg.lr_schedule else None)]
+    bn = ("batch norm per variant" if _per_variant(cfg, "batchnorm") else
+          (f"batch norm (bn_beta {cfg.bn_beta}, bn_eps {cfg.bn_eps:g})" if cfg.batchnorm else None))
     extra = "".join(f", {k} {v}" for k, v in (*optim, ("lambd", cfg.lambd), ("keep_probs", cfg.keep_probs)) if v)
+    extra += f", {bn}" if bn else ""
     split = " / ".join(f"{k} {n}" for k, n in sizes.items() if n)
     steps = ("steps per variant" if _per_variant(cfg, "num_iterations", "num_epochs", "mini_batch_size")
              else _training(cfg, sizes["train"]))
@@ -154,9 +159,44 @@ def _acc(value):
     return f"{value:9.3f}" if value is not None else f"{'-':>9}"
 
 
-def format_report(cfg, runs, logdir, total_s=None, figure=None):
+def target_lines(cfg, runs):
+    """With cfg.target_cost: one line per variant, the first logged step whose training cost J_i
+    (of the reference implementation) is at most the target, and a heading. [] without a target."""
+    if cfg.target_cost is None:
+        return []
+    ref = runs[0].results[0].impl
+    lines = ["", f"steps to the target cost J_i <= {cfg.target_cost:g} (first logged step, every "
+                 f"{runs[0].config.log_every}; {ref}):"]
+    width = max(len(vr.variant or cfg.name) for vr in runs)
+    for vr in runs:
+        step = figures.steps_to_target(vr.results[0], cfg.target_cost)
+        steps = vr.config.num_steps(vr.sizes["train"])
+        reached = (f"step {step}" if step is not None
+                   else f"not reached in {steps} steps (lowest logged J_i {min(vr.results[0].costs):.4g})")
+        lines.append(f"  {vr.variant or cfg.name:{width}}  {reached}")
+    return lines
+
+
+def write_confusion(cfg, runs, logdir):
+    """The dev-set confusion matrix of each softmax variant's reference implementation as a PNG,
+    <logdir>/<experiment>[/<variant>]/confusion.png. Returns the paths written ([] for sigmoid nets)."""
+    paths = []
+    for vr in runs:
+        ref = vr.results[0]
+        if ref.confusion is None:
+            continue
+        parts = [runner.experiment_dir(logdir, cfg)] + ([vr.variant] if vr.variant else [])
+        title = (f"{cfg.name}{' ' + vr.variant if vr.variant else ''} ({ref.impl}): dev set, "
+                 f"accuracy {ref.accuracy['dev']:.3f}")
+        paths.append(figures.save_png(figures.confusion_figure(ref.confusion, title),
+                                      os.path.join(*parts, figures.CONFUSION_NAME)))
+    return paths
+
+
+def format_report(cfg, runs, logdir, total_s=None, figure=None, confusion=()):
     """The printed summary of runner.run's VariantRuns for config cfg (total_s: the whole run's time;
-    figure: the path of the cost-curve PNG, when one was written)."""
+    figure: the path of the cost-curve PNG, when one was written; confusion: the paths of the
+    confusion-matrix PNGs)."""
     lines = [f"{cfg.name}: {cfg.description}"]
     sweep = any(r.variant for r in runs)
     width = max([12] + [len(vr.variant) for vr in runs if vr.variant])      # the variant column
@@ -181,12 +221,15 @@ def format_report(cfg, runs, logdir, total_s=None, figure=None):
             worst = max(max_param_difference(a.params, b.params) for a, b in pairs)
             lines.append(f"{'':{width}} largest |θ_a - θ_b| between implementations: {worst:.1e}")
         lines += verdict_lines(vr)
+    lines += target_lines(cfg, runs)
     impls = sorted({r.impl for vr in runs for r in vr.results}, key=("scratch", "torch", "lightning").index)
     where = os.path.join(logdir, cfg.name, "<variant>" if sweep else "", "{" + ",".join(impls) + "}")
     if total_s is not None:
         lines += ["", f"total {total_s:.1f} s (loading torch and Lightning and writing TensorBoard included)"]
     if figure is not None:
         lines += [f"cost curves of every variant ({runs[0].results[0].impl}): {figure}"]
+    for path in confusion:
+        lines += [f"confusion matrix on the dev set ({runs[0].results[0].impl}): {path}"]
     lines += ["", f"TensorBoard runs: {where.replace(os.sep * 2, os.sep)}. Open them with:",
               f"    tensorboard --logdir {shlex.quote(os.path.join(logdir, cfg.name))}"]
     return "\n".join(lines)
@@ -194,13 +237,16 @@ def format_report(cfg, runs, logdir, total_s=None, figure=None):
 
 def main_job(cfg, impls=None, logdir="logs", device=None, data_paths=None):
     """Run cfg (runner.run) and print its report; for a sweep, also the cost curves of every
-    variant into <logdir>/<experiment>/costs.png (figures.cost_curves). Returns the VariantRuns
+    variant into <logdir>/<experiment>/costs.png (figures.cost_curves); for a softmax network, its
+    confusion matrix into confusion.png (write_confusion). Returns the VariantRuns
     (VariantRuns.agree says whether its implementations agree)."""
     start = time.perf_counter()
     runs = runner.run(cfg, impls=impls, logdir=logdir, device=device, data_paths=data_paths)
     figure = None
     if any(vr.variant for vr in runs):
         figure = figures.cost_curves(runs, os.path.join(runner.experiment_dir(logdir, cfg), figures.FIGURE_NAME),
-                                     title=cfg.description or cfg.name)
-    print(format_report(cfg, runs, logdir, total_s=time.perf_counter() - start, figure=figure))
+                                     title=cfg.description or cfg.name, target=cfg.target_cost)
+    confusion = write_confusion(cfg, runs, logdir)
+    print(format_report(cfg, runs, logdir, total_s=time.perf_counter() - start, figure=figure,
+                        confusion=confusion))
     return runs

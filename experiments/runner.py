@@ -8,6 +8,15 @@ lightning` takes seconds). All in float64; each writes its TensorBoard run (expe
 Each run also records its trajectory, J_i and θ_i at the logged steps (θ_i: the parameters
 before update i, one flat float64 vector per step), so that the implementations are compared
 step by step (compare), not only by where they ended.
+
+Softmax networks (one-hot labels (C, m)): accuracy is the fraction of argmax predictions equal to
+the true class, and each run also records its confusion matrix on the dev set (RunResult.confusion),
+written into its TensorBoard run as the image "confusion_matrix".
+Batch norm: J(θ_N) is computed with the batch statistics of the whole training set (a function of θ_N
+alone, the same in all three implementations); predictions use each implementation's running
+statistics (scratch averages the biased batch variances, torch the unbiased ones, see
+torch_ref.convert), so the accuracies, the dev curves and the confusion matrices may differ in
+the last digits (or by an example on a boundary) while the trajectories agree.
 """
 import contextlib
 import logging
@@ -26,11 +35,12 @@ from scratch.plan import Plan
 
 from . import tb
 from .compare import compare_variant, flatten_params
+from .config import CLASSES
 
 
 @dataclass
 class Dataset:
-    """Course layout: X (n_x, m), Y (1, m) per part; test may be None."""
+    """Course layout: X (n_x, m), Y (1, m) (or one-hot (C, m)) per part; test may be None."""
     train: tuple
     dev: tuple
     test: tuple = None
@@ -42,7 +52,10 @@ class RunResult:
     accuracies {"train", "dev", "test"} (θ_N, no dropout), the training wall time and the run dir;
     and its trajectory at the logged steps i = 0, k, 2k, ...: steps (int array), costs (J_i, the
     training cost before update i) and thetas ((len(steps), n) float64: row j is θ_steps[j]
-    flattened by flatten_params). None where a run was not recorded."""
+    flattened by flatten_params). None where a run was not recorded. confusion: the (C, C) confusion
+    matrix on the dev set of a softmax network (rows: true class, columns: predicted), else None.
+    bn_stats: the running statistics {"mu{l}", "var{l}"} of a batch-norm network (each implementation's
+    own: torch's variance is the unbiased average), else None."""
     impl: str
     params: dict
     final_cost: float
@@ -52,6 +65,8 @@ class RunResult:
     steps: np.ndarray = None
     costs: np.ndarray = None
     thetas: np.ndarray = None
+    confusion: np.ndarray = None
+    bn_stats: dict = None
 
 
 @dataclass
@@ -101,7 +116,9 @@ def load_data(cfg, data_paths=None):
                    "moons": lambda: sdata.make_moons(cfg.m, cfg.noise, cfg.seed),
                    "circles": lambda: sdata.make_circles(cfg.m, cfg.noise, cfg.seed),
                    "blobs": lambda: sdata.make_blobs(cfg.m, cfg.noise, cfg.seed),
-                   "digits": sdata.load_digits_binary, "breast_cancer": sdata.load_breast_cancer}
+                   "digits": sdata.load_digits_binary, "breast_cancer": sdata.load_breast_cancer,
+                   "digits10": sdata.load_digits_multiclass,
+                   "blobs3": lambda: sdata.make_blobs_multiclass(cfg.m, CLASSES["blobs3"], cfg.noise, cfg.seed)}
         X, Y = loaders[cfg.dataset]()
         parts = Dataset(*sdata.split(X, Y, ratios=cfg.ratios, seed=cfg.seed))
     if cfg.standardize:
@@ -137,19 +154,47 @@ class Progress:
             sys.stderr.flush()
 
 
+def labels(Y):
+    """The class of each example as a (1, m) int array: Y itself for 0/1 labels (1, m), the row of
+    the 1 in each column for one-hot labels (C, m)."""
+    return Y.astype(int) if Y.shape[0] == 1 else np.argmax(Y, axis=0).reshape(1, -1)
+
+
 def _accuracies(predict, data):
-    """{"train", "dev", "test"}: mean of predict(X) == Y over each part (None when absent)."""
-    return {name: (float(np.mean(predict(part[0]) == part[1])) if part is not None else None)
+    """{"train", "dev", "test"}: mean of predict(X) == the class of each example over each part
+    (None when absent). predict(X) -> (1, m): 0/1, or class indices for a softmax network."""
+    return {name: (float(np.mean(predict(part[0]) == labels(part[1]))) if part is not None else None)
             for name, part in (("train", data.train), ("dev", data.dev), ("test", data.test))}
 
 
-def _finish(writer, cfg, impl, result, predict_proba, data):
-    """Hyperparameters with metrics, and the decision boundary, into the run; close it."""
+def confusion_matrix(predicted, Y):
+    """The (C, C) confusion matrix: entry [k, j] counts the examples of class k (one-hot Y (C, m))
+    predicted as class j (predicted: (1, m) class indices). int64."""
+    C = Y.shape[0]
+    matrix = np.zeros((C, C), dtype=np.int64)
+    np.add.at(matrix, (labels(Y).ravel(), np.asarray(predicted).ravel()), 1)
+    return matrix
+
+
+def _confusion(cfg, predict, data):
+    """The dev set's confusion matrix of a softmax network, None for a sigmoid one."""
+    return confusion_matrix(predict(data.dev[0]), data.dev[1]) if cfg.output == "softmax" else None
+
+
+def _finish(writer, cfg, impl, result, predict_proba, data, confusion_image=True):
+    """Hyperparameters with metrics, and the decision boundary (2-D inputs, sigmoid output) or the
+    confusion matrix (softmax output; confusion_image=False when the run wrote its own), into the
+    run; close it."""
     tb.write_hparams(writer, {"impl": impl, **cfg.hparams()},
                      {"hp/train_cost": result.final_cost, "hp/train_acc": result.accuracy["train"],
                       "hp/dev_acc": result.accuracy["dev"]})
-    tb.add_decision_boundary(writer, predict_proba, *data.train, step=cfg.num_steps(data.train[0].shape[1]),
-                             title=f"{cfg.name} ({impl}): train acc {result.accuracy['train']:.3f}")
+    step = cfg.num_steps(data.train[0].shape[1])
+    if cfg.output == "sigmoid":
+        tb.add_decision_boundary(writer, predict_proba, *data.train, step=step,
+                                 title=f"{cfg.name} ({impl}): train acc {result.accuracy['train']:.3f}")
+    elif confusion_image and result.confusion is not None:
+        tb.add_confusion_matrix(writer, result.confusion, step=step,
+                                title=f"{cfg.name} ({impl}): dev set, accuracy {result.accuracy['dev']:.3f}")
     writer.close()
 
 
@@ -184,6 +229,12 @@ def train_kwargs(cfg, masks=None):
                 lambd=cfg.lambd, masks=masks, log_every=cfg.log_every)
 
 
+def bn_kwargs(cfg):
+    """The batch-norm arguments of scratch.train and train_lightning (whether a layer has batch norm
+    comes with θ_0: its "gamma{l}", "beta{l}"; the plain loop's DeepNet takes them when it is built)."""
+    return dict(bn_beta=cfg.bn_beta, bn_eps=cfg.bn_eps)
+
+
 def run_scratch(cfg, data, params0, path, device=None, masks=None):
     """scratch.train (NumPy) from params0; history records written as they come."""
     from scratch.train import train
@@ -198,21 +249,27 @@ def run_scratch(cfg, data, params0, path, device=None, masks=None):
     start = time.perf_counter()
     res = train(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0, rng=cfg.seed,
                 keep_probs=cfg.keep_probs and list(cfg.keep_probs), X_dev=data.dev[0], Y_dev=data.dev[1],
-                callback=log, **train_kwargs(cfg, masks))
+                callback=log, **train_kwargs(cfg, masks), **bn_kwargs(cfg))
     wall, params = time.perf_counter() - start, res.final_params
     bar.close()
-    acts = list(cfg.activations)
-    result = RunResult("scratch", params, network.model_cost(*data.train, params, acts, lambd=cfg.lambd),
-                       _accuracies(lambda X: network.predict(X, params, acts), data), wall, path,
-                       *trajectory.arrays())
-    proba = lambda X: network.model_forward(X, params, acts)[0]           # noqa: E731
+    acts, stats = list(cfg.activations), dict(bn_stats=res.bn_stats, bn_eps=cfg.bn_eps)
+
+    def predict(X):                                # batch norm: the running statistics
+        return network.predict(X, params, acts, **stats)
+    # J(θ_N): batch norm with the training set's own statistics (no bn_stats), as the torch evaluator
+    final_cost = network.model_cost(*data.train, params, acts, lambd=cfg.lambd, bn_eps=cfg.bn_eps)
+    result = RunResult("scratch", params, final_cost, _accuracies(predict, data), wall, path,
+                       *trajectory.arrays(), confusion=_confusion(cfg, predict, data), bn_stats=res.bn_stats)
+    proba = lambda X: network.model_forward(X, params, acts, **stats)[0]           # noqa: E731
     _finish(writer, cfg, "scratch", result, proba, data)
     return result
 
 
 def _torch_evaluator(model):
-    """cost(X, Y, lambd) = J(θ) (+ L2 when lambd), no dropout; predict(X); proba(X): course layout in,
-    floats / NumPy out."""
+    """cost(X, Y, lambd) = J(θ) (+ L2 when lambd), no dropout, batch norm with the statistics of X
+    itself (the running ones untouched), as scratch's model_cost without bn_stats; predict(X) (1, m):
+    0/1 or class indices; proba(X): ŷ (n[L], m); the last two no dropout and the running statistics
+    (DeepNet.predict). Course layout in, floats / NumPy out."""
     import torch
     from torch_ref import convert, functional
 
@@ -220,19 +277,17 @@ def _torch_evaluator(model):
         first = next(model.parameters())
         return convert.to_torch(A, dtype=first.dtype, device=first.device)
 
-    def logits(X):
-        return model.layer_outputs(tensor(X), dropout=False)[-1][0]
-
     @torch.no_grad()
     def cost(X, Y, lambd=0.0):
-        data_cost = functional.cost_from_logits(logits(X), tensor(Y))
+        logits = model.layer_outputs(tensor(X), dropout=False, stats="batch")[-1][0]
+        data_cost = functional.data_cost(logits, tensor(Y), model.activations[-1])
         return float(functional.training_cost(data_cost, model, lambd, X.shape[1])[1])
 
     @torch.no_grad()
     def proba(X):
-        return convert.to_numpy(torch.sigmoid(logits(X)))
+        return convert.to_numpy(model.predict_proba(tensor(X)))
 
-    return cost, (lambda X: (proba(X) > 0.5).astype(int)), proba
+    return cost, (lambda X: convert.to_numpy(model.predict(tensor(X)))), proba
 
 
 def _torch_device(device):
@@ -247,18 +302,28 @@ def _torch_device(device):
 def run_torch(cfg, data, params0, path, device=None, masks=None):
     """torch_ref.train_loop.train_plain on a DeepNet holding params0; dev metrics at logged steps."""
     import torch
+    from torch_ref import convert, functional
     from torch_ref.models import DeepNet
     from torch_ref.train_loop import train_plain
     torch.manual_seed(cfg.seed)                              # nn.Dropout's masks when none are shared
-    model = DeepNet.from_params(params0, list(cfg.activations), keep_probs=cfg.keep_probs and list(cfg.keep_probs))
+    model = DeepNet.from_params(params0, list(cfg.activations), keep_probs=cfg.keep_probs and list(cfg.keep_probs),
+                                **bn_kwargs(cfg))
     model.to(_torch_device(device))
     cost, predict, proba = _torch_evaluator(model)
+
+    @torch.no_grad()
+    def dev_cost(X, Y):                      # dev cost as scratch's: no L2, running statistics (BN)
+        first = next(model.parameters())
+        x, y = (convert.to_torch(A, dtype=first.dtype, device=first.device) for A in (X, Y))
+        return float(functional.data_cost(model.layer_outputs(x, dropout=False, stats="running")[-1][0], y,
+                                          model.activations[-1]))
     writer, bar = tb.open_writer(path), Progress("torch", cfg.num_steps(data.train[0].shape[1]))
     trajectory = Trajectory()
 
     def log(step, record, model):            # model holds θ_step; dev cost without L2, as scratch's
         trajectory.add(step, record["cost"], model.to_params())
-        record.update(dev_cost=cost(*data.dev), dev_acc=float(np.mean(predict(data.dev[0]) == data.dev[1])))
+        record.update(dev_cost=dev_cost(*data.dev),
+                      dev_acc=float(np.mean(predict(data.dev[0]) == labels(data.dev[1]))))
         tb.write_record(writer, record)
         bar.update(step, record["cost"])
 
@@ -268,7 +333,8 @@ def run_torch(cfg, data, params0, path, device=None, masks=None):
     bar.close()
     model.eval()
     result = RunResult("torch", model.to_params(), cost(*data.train, cfg.lambd), _accuracies(predict, data),
-                       wall, path, *trajectory.arrays())
+                       wall, path, *trajectory.arrays(), confusion=_confusion(cfg, predict, data),
+                       bn_stats=model.to_bn_stats())
     _finish(writer, cfg, "torch", result, proba, data)
     return result
 
@@ -330,7 +396,7 @@ def run_lightning(cfg, data, params0, path, device=None, masks=None):
                           X_dev=data.dev[0], Y_dev=data.dev[1], X_test=test[0], Y_test=test[1],
                           logger=logger, accelerator=accelerator, precision="64-true",
                           callbacks=[_lightning_recorder(trajectory, cfg.log_every), _progress_callback(bar)],
-                          **train_kwargs(cfg, masks))
+                          **train_kwargs(cfg, masks), **bn_kwargs(cfg))
     wall = time.perf_counter() - start
     bar.close()
     if data.test is not None:
@@ -338,8 +404,9 @@ def run_lightning(cfg, data, params0, path, device=None, masks=None):
     model = res.module.model.eval()
     cost, predict, proba = _torch_evaluator(model)
     result = RunResult("lightning", res.params, cost(*data.train, cfg.lambd), _accuracies(predict, data), wall, path,
-                       *trajectory.arrays())
-    _finish(logger.experiment, cfg, "lightning", result, proba, data)
+                       *trajectory.arrays(), confusion=_confusion(cfg, predict, data), bn_stats=res.bn_stats)
+    # train_lightning wrote the confusion matrix itself (torch_ref.lightning.log_confusion_matrix)
+    _finish(logger.experiment, cfg, "lightning", result, proba, data, confusion_image=False)
     return result
 
 
@@ -353,14 +420,23 @@ SMALL_LAYER = 65536   # entries of the largest W[l] below which torch runs on on
 def _threads_for(cfg):
     """One intra-op thread for small networks, restored afterwards: tensors of a few hundred entries
     gain nothing from a thread pool, and on a busy 2-core machine its waits made the flower's plain
-    loop 10-100× slower (measured: 1000 steps in 0.2 s on one thread, 3-30 s on two)."""
+    loop 10-100× slower (measured: 1000 steps in 0.2 s on one thread, 3-30 s on two). The same for
+    NumPy's BLAS (scratch), through threadpoolctl (scikit-learn's dependency) when it is there: 300
+    steps of batchnorm.toml's plain net on digits took 6.1 s with OpenBLAS's two threads on a busy
+    2-core machine, 1.2 s with one."""
     import torch
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:                      # pragma: no cover - installed with scikit-learn
+        threadpool_limits = None
     before = torch.get_num_threads()
     small = max(a * b for a, b in zip(cfg.layer_dims, cfg.layer_dims[1:])) < SMALL_LAYER
     if small:
         torch.set_num_threads(1)
+    blas = threadpool_limits(1, user_api="blas") if small and threadpool_limits else contextlib.nullcontext()
     try:
-        yield
+        with blas:
+            yield
     finally:
         torch.set_num_threads(before)
 
@@ -429,7 +505,8 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
     clear_experiment(logdir, cfg)
     out = []
     for variant, vcfg, data in plan:
-        params0 = initialize_parameters(list(vcfg.layer_dims), vcfg.init, rng=vcfg.seed, scale=vcfg.scale)
+        params0 = initialize_parameters(list(vcfg.layer_dims), vcfg.init, rng=vcfg.seed, scale=vcfg.scale,
+                                        batchnorm=vcfg.batchnorm)
         masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, data.train[0].shape[1], vcfg.seed,
                                      vcfg.mini_batch_size)
         with _threads_for(vcfg):

@@ -20,6 +20,7 @@ HP_METRICS = ("hp/train_cost", "hp/train_acc", "hp/dev_acc")
 # experiments.compare.Comparison field -> tag: max over the arrays of max|θa - θref| / max|θref|,
 # and |J_a - J_ref| / |J_ref|, at the logged steps
 PARITY_TAGS = {"param_rel_diff": "parity/max_rel_param_diff", "cost_rel_diff": "parity/cost_rel_diff"}
+CONFUSION_TAG = "confusion_matrix"     # = torch_ref.lightning.CONFUSION_TAG (not imported: Lightning is slow to load)
 
 
 def run_dir(logdir, experiment, impl, variant=None):
@@ -109,6 +110,13 @@ def add_decision_boundary(writer, predict_proba, X, Y, step, title):
         return
     writer.add_figure("decision_boundary", decision_boundary_figure(predict_proba, X, Y, title),
                       global_step=step, close=True)
+
+
+def add_confusion_matrix(writer, matrix, step, title):
+    """Log a softmax network's (C, C) confusion matrix (figures.confusion_figure) as the image
+    "confusion_matrix" (IMAGES tab), the tag Lightning's run writes it under (torch_ref.lightning)."""
+    from .figures import confusion_figure
+    writer.add_figure(CONFUSION_TAG, confusion_figure(matrix, title), global_step=step, close=True)
 
 
 def read_scalars(path):

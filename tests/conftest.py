@@ -15,6 +15,8 @@ logits ±40 and ±800, exact zeros (and -0.0), and m = 1 is drawn often.
 """
 import os
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -177,7 +179,7 @@ def assert_same(name, mine, gold, dtype, tol=None):
 def assert_same_params(prefix, mine, gold, dtype, tol=None):
     """assert_same over every key of two params (or grads) dicts, in layer order."""
     assert sorted(mine) == sorted(gold), f"{prefix}: keys {sorted(mine)} != {sorted(gold)}"
-    for key in sorted(gold, key=lambda k: (int(k.lstrip("dWb")), k)):
+    for key in sorted(gold, key=lambda k: (int(re.search(r"\d+$", k).group()), k)):   # W1, beta1, gamma1, W2, ...
         assert_same(f"{prefix} {key}", mine[key], gold[key], dtype, tol)
 
 

@@ -13,9 +13,21 @@ momentum v = βv + (1-β)dθ, v_0 = 0       SGD(momentum=β, dampening=β) + a z
 RMSprop s = β₂s + (1-β₂)dθ²              RMSprop(alpha=β₂, eps=ε)
 Adam v̂ = v/(1-β₁ᵗ), ŝ = s/(1-β₂ᵗ)         Adam(betas=(β₁, β₂), eps=ε)
 α(epoch_num) from LR_SCHEDULES           lr_scheduler stepped once per epoch (last_epoch = epoch_num)
+batch-norm layer l: W[l], no b[l]         linears[l-1] with bias=False (β[l] takes b's place)
+γ[l], β[l] (n[l], 1)                     norms[l-1].weight, norms[l-1].bias (n[l],)  = γ.ravel(), β.ravel()
+running μ[l], σ²[l] (n[l], 1)            norms[l-1].running_mean, running_var (n[l],)
+running μ = β μ + (1-β) μ_B              BatchNorm1d(momentum=1-β): r = (1-momentum) r + momentum·x_B
+running σ² from the BIASED σ²_B (1/m)    running_var from the UNBIASED σ²_B·m/(m-1) (Bessel), though
+                                         both normalize the batch with the biased σ²_B
+ε = 1e-5 in √(σ² + ε)                    BatchNorm1d(eps=1e-5), the same default
+running statistics start at 0 and 1      running_mean = 0, running_var = 1 (reset_running_stats)
+one-hot Y (C, m), softmax over columns   class indices (m,) = Y.argmax(0), F.cross_entropy on logits (m, C)
 
 Every conversion of values is exact (a transpose, a reshape or a copy, never arithmetic on
 the values), so a round trip returns bit-identical arrays. Nothing here mutates its inputs.
+Running statistics are copied as they are: a course run's σ²[l] (biased batch variances) and
+torch's running_var (unbiased) are different numbers for the same batches, and only
+unbiased_variance / course_running_var_to_torch convert one into the other (arithmetic, stated).
 The optimizers and schedules are conversions of hyperparameters: the same update, computed
 by torch in its own order of operations (equal to rounding, DESIGN's tolerances).
 """
@@ -27,13 +39,18 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from scratch._checks import check_keep_prob, check_matrix, check_nonneg, check_params, check_positive
+from scratch._checks import (check_count, check_keep_prob, check_matrix, check_nonneg, check_one_hot,
+                             check_params, check_positive)
 from scratch.optimizers import _check_beta
 from scratch.plan import OPTIMIZERS, check_lr_schedule
 
 _NUMPY_TO_TORCH = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
                    np.dtype(np.float16): torch.float16, np.dtype(np.bool_): torch.bool}
 _KEY = re.compile(r"(?:^|\.)linears\.(\d+)\.(weight|bias)$")
+_NORM_KEY = re.compile(r"(?:^|\.)norms\.(\d+)\.(weight|bias|running_mean|running_var)$")
+# a batch-norm layer's names, scratch <-> nn.BatchNorm1d (parameters, then running statistics)
+_NORM_PARAMS = (("gamma", "weight"), ("beta", "bias"))
+_NORM_STATS = (("mu", "running_mean"), ("var", "running_var"))
 
 
 def torch_dtype(dtype):
@@ -82,78 +99,232 @@ def to_numpy(t):
     return np.ascontiguousarray(_to_numpy_any(t).T)
 
 
-def params_to_state_dict(params):
+def _column(v):
+    """A 1-D tensor (n,) as the course's column (n, 1): a fresh NumPy array."""
+    return _to_numpy_any(v).reshape(-1, 1)
+
+
+def params_to_state_dict(params, bn_stats=None):
     """scratch params -> DeepNet state_dict.
 
     W[l] (n[l], n[l-1]) -> "linears.{l-1}.weight" (n[l], n[l-1])   (same orientation)
     b[l] (n[l], 1)      -> "linears.{l-1}.bias"   (n[l],)          (bias = b[l].ravel())
+    batch-norm layer l (params has "gamma{l}", no "b{l}"):
+    γ[l], β[l] (n[l], 1) -> "norms.{l-1}.weight", "norms.{l-1}.bias" (n[l],)
+    bn_stats (optional) {"mu{l}", "var{l}"} (n[l], 1) for every batch-norm layer
+                        -> "norms.{l-1}.running_mean", "norms.{l-1}.running_var" (n[l],), copied as
+                        they are (torch's running_var is an average of UNBIASED batch variances, a
+                        course run's var{l} of biased ones: see course_running_var_to_torch).
+    Keys in DeepNet's order (linears, then norms); num_batches_tracked, torch's count of batches
+    (used only with momentum=None), is not a course quantity and is left out.
     Returns an OrderedDict of new CPU tensors with the params' dtype.
     """
     L = check_params(params)
     sd = OrderedDict()
     for l in range(1, L + 1):
         sd[f"linears.{l - 1}.weight"] = torch.tensor(params[f"W{l}"])
-        sd[f"linears.{l - 1}.bias"] = torch.tensor(params[f"b{l}"].reshape(-1))
+        if f"b{l}" in params:
+            sd[f"linears.{l - 1}.bias"] = torch.tensor(params[f"b{l}"].reshape(-1))
+    bn = [l for l in range(1, L) if f"gamma{l}" in params]
+    if bn_stats is not None:
+        if not isinstance(bn_stats, Mapping):
+            raise TypeError(f"bn_stats must be a dict {{'mu1', 'var1', ...}} or None; got {type(bn_stats).__name__}")
+        want = {f"{s}{l}" for l in bn for s, _ in _NORM_STATS}
+        if set(bn_stats) != want:
+            raise ValueError(f"bn_stats must have exactly the keys {sorted(want)} (the batch-norm layers of "
+                             f"params); got keys {sorted(map(str, bn_stats))}")
+    for l in bn:
+        for name, torch_name in _NORM_PARAMS:
+            sd[f"norms.{l - 1}.{torch_name}"] = torch.tensor(params[f"{name}{l}"].reshape(-1))
+        if bn_stats is not None:
+            n = params[f"W{l}"].shape[0]
+            for name, torch_name in _NORM_STATS:
+                v = check_matrix(f"bn_stats['{name}{l}']", bn_stats[f"{name}{l}"], rows=n, cols=1, finite=False,
+                                 layout=f"(n[{l}], 1)", why=(f"(rows of W{l})", ""))
+                sd[f"norms.{l - 1}.{torch_name}"] = torch.tensor(v.reshape(-1))
     return sd
+
+
+def _collect(state_dict, pattern, what):
+    """{(layer index, name): tensor} of the keys of state_dict that match pattern."""
+    found = {}
+    for key, value in state_dict.items():
+        match = pattern.search(key)
+        if match:
+            slot = (int(match.group(1)), match.group(2))
+            if slot in found:
+                raise ValueError(f"state_dict has two entries for {what}.{slot[0]}.{slot[1]}; "
+                                 f"got keys {list(state_dict)}")
+            found[slot] = value
+    return found
 
 
 def state_dict_to_params(state_dict):
     """DeepNet state_dict -> scratch params (the exact inverse of params_to_state_dict).
 
-    "linears.{l-1}.weight" (n[l], n[l-1]) -> W[l];  "linears.{l-1}.bias" (n[l],) -> b[l] (n[l], 1).
-    Keys may carry a prefix (e.g. "model.linears.0.weight" from a LightningModule);
-    other keys are ignored. Returns fresh NumPy arrays with the tensors' dtype.
+    "linears.{l-1}.weight" (n[l], n[l-1]) -> W[l];  "linears.{l-1}.bias" (n[l],) -> b[l] (n[l], 1);
+    "norms.{l-1}.weight", "norms.{l-1}.bias" (n[l],) -> γ[l], β[l] (n[l], 1) of a batch-norm layer
+    (which has no linear bias). Keys may carry a prefix (e.g. "model.linears.0.weight" from a
+    LightningModule); other keys (running statistics included: state_dict_to_bn_stats) are ignored.
+    Returns fresh NumPy arrays with the tensors' dtype, in layer order (W1, b1 or W1, gamma1, beta1, ...).
     """
-    found = {}
-    for key, value in state_dict.items():
-        match = _KEY.search(key)
-        if match:
-            slot = (int(match.group(1)), match.group(2))
-            if slot in found:
-                raise ValueError(f"state_dict has two entries for linears.{slot[0]}.{slot[1]}; "
-                                 f"got keys {list(state_dict)}")
-            found[slot] = value
-    L = len(found) // 2
-    if L == 0 or set(found) != {(i, k) for i in range(L) for k in ("weight", "bias")}:
-        raise ValueError("state_dict must hold linears.{0..L-1}.weight and .bias; "
-                         f"got keys {list(state_dict)}")
+    found = _collect(state_dict, _KEY, "linears")
+    norms = _collect(state_dict, _NORM_KEY, "norms")
+    L = 1 + max((i for i, k in found if k == "weight"), default=-1)
+    if L == 0 or {i for i, _ in found} != set(range(L)) or any((i, "weight") not in found for i in range(L)):
+        raise ValueError("state_dict must hold linears.{0..L-1}.weight (and .bias, or norms.{l-1}.weight and "
+                         f".bias for a batch-norm layer); got keys {list(state_dict)}")
     params = {}
     for l in range(1, L + 1):
-        params[f"W{l}"] = _to_numpy_any(found[(l - 1, "weight")])
-        params[f"b{l}"] = _to_numpy_any(found[(l - 1, "bias")]).reshape(-1, 1)
+        i = l - 1
+        params[f"W{l}"] = _to_numpy_any(found[(i, "weight")])
+        has_norm = [(i, t) in norms for _, t in _NORM_PARAMS]
+        if any(has_norm):
+            if not all(has_norm) or (i, "bias") in found or l == L:
+                raise ValueError(f"layer {l}: a batch-norm layer must hold norms.{i}.weight and norms.{i}.bias and "
+                                 f"no linears.{i}.bias (and the output layer has no batch norm); "
+                                 f"got keys {list(state_dict)}")
+            for name, torch_name in _NORM_PARAMS:
+                params[f"{name}{l}"] = _column(norms[(i, torch_name)])
+        elif (i, "bias") in found:
+            params[f"b{l}"] = _column(found[(i, "bias")])
+        else:
+            raise ValueError(f"state_dict must hold linears.{i}.bias (or norms.{i}.weight and .bias for a "
+                             f"batch-norm layer); got keys {list(state_dict)}")
     check_params(params)
     return params
 
 
-def grads_from_model(model):
-    """The .grad of each nn.Linear of `model.linears` as scratch grads.
+def state_dict_to_bn_stats(state_dict):
+    """DeepNet state_dict -> the running statistics of its batch-norm layers, as scratch's bn_stats:
+    "norms.{l-1}.running_mean", "norms.{l-1}.running_var" (n[l],) -> "mu{l}", "var{l}" (n[l], 1), exact
+    copies (running_var stays torch's unbiased average; see course_running_var_to_torch).
+    Keys may carry a prefix. Returns None when the state_dict has no running statistics (no batch norm)."""
+    norms = _collect(state_dict, _NORM_KEY, "norms")
+    layers = sorted({i for i, k in norms if k in ("running_mean", "running_var")})
+    if not layers:
+        return None
+    stats = {}
+    for i in layers:
+        for name, torch_name in _NORM_STATS:
+            if (i, torch_name) not in norms:
+                raise ValueError(f"state_dict must hold both norms.{i}.running_mean and norms.{i}.running_var; "
+                                 f"got keys {list(state_dict)}")
+            stats[f"{name}{i + 1}"] = _column(norms[(i, torch_name)])
+    return stats
 
-    weight.grad (n[l], n[l-1]) -> dW[l];  bias.grad (n[l],) -> db[l] (n[l], 1).
-    These equal the course's dW, db when the loss is the mean over the m examples.
+
+def scratch_parameters(model):
+    """A DeepNet's parameters under scratch's names, in scratch's order (scratch._checks.param_keys):
+    {"W1": linears[0].weight, "b1": linears[0].bias, ...}, and for a batch-norm layer l
+    "gamma{l}": norms[l-1].weight, "beta{l}": norms[l-1].bias in place of "b{l}". The tensors
+    themselves (not copies)."""
+    out = OrderedDict()
+    norms = getattr(model, "norms", ())
+    for l, lin in enumerate(model.linears, start=1):
+        out[f"W{l}"] = lin.weight
+        norm = norms[l - 1] if l - 1 < len(norms) else None
+        if isinstance(norm, torch.nn.modules.batchnorm._BatchNorm):
+            out[f"gamma{l}"], out[f"beta{l}"] = norm.weight, norm.bias
+        if lin.bias is not None:
+            out[f"b{l}"] = lin.bias
+    return out
+
+
+def _as_course(value, p):
+    """A parameter-shaped tensor as scratch holds it: a matrix as is, a 1-D (n,) as (n, 1)."""
+    return _to_numpy_any(value).reshape(tuple(p.shape) if p.ndim >= 2 else (-1, 1))
+
+
+def grads_from_model(model):
+    """The .grad of each parameter of a DeepNet as scratch grads.
+
+    weight.grad (n[l], n[l-1]) -> dW[l];  bias.grad (n[l],) -> db[l] (n[l], 1);
+    batch-norm layer: norms[l-1].weight.grad, .bias.grad (n[l],) -> dgamma[l], dbeta[l] (n[l], 1).
+    These equal the course's dW, db, dγ, dβ when the loss is the mean over the m examples.
     """
     grads = {}
-    for l, lin in enumerate(model.linears, start=1):
-        if lin.weight.grad is None or lin.bias.grad is None:
-            raise ValueError(f"model.linears[{l - 1}] has no .grad; call backward() first")
-        grads[f"dW{l}"] = _to_numpy_any(lin.weight.grad)
-        grads[f"db{l}"] = _to_numpy_any(lin.bias.grad).reshape(-1, 1)
+    for name, p in scratch_parameters(model).items():
+        if p.grad is None:
+            raise ValueError(f"model parameter {name} has no .grad; call backward() first")
+        grads["d" + name] = _as_course(p.grad, p)
     return grads
 
 
 def set_grads(model, grads):
-    """Write scratch grads into `model.linears` .grad (the inverse of grads_from_model):
-    dW[l] -> weight.grad, db[l] (n[l], 1) -> bias.grad (n[l],). Used to feed scratch's
-    gradients to a torch optimizer."""
-    for l, lin in enumerate(model.linears, start=1):
-        for key, p, value in ((f"dW{l}", lin.weight, grads.get(f"dW{l}")),
-                              (f"db{l}", lin.bias, grads.get(f"db{l}"))):
-            if value is None:
-                raise ValueError(f"grads must have key {key!r}; got keys {sorted(grads)}")
-            if value.size != p.numel():
-                raise ValueError(f"grads[{key!r}] must have {p.numel()} entries; got shape {value.shape}")
-        lin.weight.grad = torch.tensor(grads[f"dW{l}"], dtype=lin.weight.dtype, device=lin.weight.device)
-        lin.bias.grad = torch.tensor(grads[f"db{l}"].reshape(-1), dtype=lin.bias.dtype,
-                                     device=lin.bias.device)
+    """Write scratch grads into a DeepNet's .grad (the inverse of grads_from_model):
+    dW[l] -> weight.grad, db[l] (n[l], 1) -> bias.grad (n[l],), dgamma[l], dbeta[l] -> norms[l-1]'s
+    weight.grad, bias.grad. Used to feed scratch's gradients to a torch optimizer."""
+    params = scratch_parameters(model)
+    for name, p in params.items():
+        value = grads.get("d" + name)
+        if value is None:
+            raise ValueError(f"grads must have key {'d' + name!r}; got keys {sorted(grads)}")
+        if value.size != p.numel():
+            raise ValueError(f"grads[{'d' + name!r}] must have {p.numel()} entries; got shape {value.shape}")
+    for name, p in params.items():
+        p.grad = torch.tensor(grads["d" + name].reshape(tuple(p.shape)), dtype=p.dtype, device=p.device)
+
+
+# ------------------------------------------------------- batch norm, many classes (F39-F41)
+
+def bn_beta_to_momentum(bn_beta):
+    """The course's β of the running statistics -> nn.BatchNorm1d's momentum = 1 - β.
+
+    course: μ_run = β μ_run + (1-β) μ_B            (β weighs the PAST, as in F34's EWA)
+    torch:  running_mean = (1 - momentum) running_mean + momentum μ_B   (momentum weighs the BATCH)
+    β in [0, 1) (scratch's check), so momentum is in (0, 1]. (momentum=None, torch's cumulative
+    average over all batches, has no β and is not used.)"""
+    return 1.0 - _check_beta("bn_beta", bn_beta)
+
+
+def momentum_to_bn_beta(momentum):
+    """nn.BatchNorm1d's momentum -> the course's β = 1 - momentum (the inverse of bn_beta_to_momentum)."""
+    if momentum is None:
+        raise ValueError("momentum must be a float in (0, 1]; got None (torch's cumulative average over all "
+                         "batches, which is not an exponentially weighted average and has no β)")
+    return _check_beta("bn_beta (= 1 - momentum)", 1.0 - float(momentum))
+
+
+def unbiased_variance(var, m):
+    """The batch variance torch adds into running_var: σ²·m/(m-1) (Bessel's correction) from the biased
+    σ² = (1/m) Σ (z - μ)² that both sides normalize with. var: NumPy array; m >= 2 examples.
+    Arithmetic (one multiply), not a copy: equal to torch's to rounding."""
+    m = check_count("m", m, minimum=2)
+    return var * (m / (m - 1))
+
+
+def course_running_var_to_torch(var, m, num_updates, bn_beta=0.9):
+    """A course run's running variance -> what BatchNorm1d holds after the same batches, when every one
+    of the num_updates batches had m examples (then the correction is the same factor each time):
+
+        course  σ²_run,n = βⁿ·1 + Σ_k (1-β) βⁿ⁻ᵏ σ²_k              (biased σ²_k, start 1)
+        torch   σ²_run,n = βⁿ·1 + Σ_k (1-β) βⁿ⁻ᵏ σ²_k·m/(m-1)       (unbiased)
+        so      torch = βⁿ + (m/(m-1)) (course - βⁿ)
+
+    (The running means are equal: the mean has no such correction.) With batches of different sizes
+    (a smaller last mini-batch) no closed form exists: use scratch's update_running_stats(unbiased=True).
+    Arithmetic, equal to torch's to rounding."""
+    num_updates = check_count("num_updates", num_updates, minimum=0)
+    start = _check_beta("bn_beta", bn_beta) ** num_updates
+    return start + unbiased_variance(var - start, m)
+
+
+def one_hot_to_indices(Y, device=None):
+    """One-hot labels (C, m) (scratch) -> class indices (m,) int64 (F.cross_entropy's target, torchmetrics'
+    multiclass target): index_i = the row of the 1 in column i = Y.argmax(0). Exact. Y is checked to be
+    one-hot (C >= 2, entries 0/1, one 1 per column): argmax would silently pick a class otherwise."""
+    check_one_hot("Y", Y)
+    return torch.as_tensor(np.argmax(Y, axis=0).astype(np.int64), device=device)
+
+
+def indices_to_one_hot(indices, C, dtype=np.float64):
+    """Class indices (m,) (a tensor or array) -> one-hot (C, m) NumPy array (scratch.losses.one_hot),
+    the inverse of one_hot_to_indices."""
+    from scratch.losses import one_hot
+    if isinstance(indices, torch.Tensor):
+        indices = _to_numpy_any(indices)
+    return one_hot(indices, C, dtype=dtype)
 
 
 def logistic_to_params(w, b):
@@ -240,7 +411,8 @@ def _parameters(model_or_params):
 
 def sgd_param_groups(model, lambd, m):
     """Parameter groups for torch.optim.SGD matching the course's L2 (F20):
-    weights (every parameter with ndim >= 2, i.e. each W[l]) decay by λ/m, biases do not.
+    weights (every parameter with ndim >= 2, i.e. each W[l]) decay by λ/m, biases do not, nor do
+    batch norm's γ[l], β[l] (1-D, like biases: the course's L2 is λ/(2m) Σ‖W[l]‖² alone).
 
     [{"params": weights, "weight_decay": λ/m}, {"params": biases, "weight_decay": 0.0}]
     model: an nn.Module (or, as for optimizer_for, a dict or list of tensors).
@@ -359,19 +531,18 @@ def optimizer_state(optimizer, model):
         SGD momentum_buffer -> v          RMSprop square_avg -> s, step -> t
         Adam exp_avg -> v, exp_avg_sq -> s, step -> t (the number of steps taken)
 
-    Bias (n[l],) -> db[l] (n[l], 1). Fresh NumPy arrays; an entry a parameter lacks is left out.
+    Bias (n[l],) -> db[l] (n[l], 1); a batch-norm layer's γ, β (n[l],) -> dgamma[l], dbeta[l] (n[l], 1).
+    Fresh NumPy arrays; an entry a parameter lacks is left out.
     """
     names = {"momentum_buffer": "v", "exp_avg": "v", "square_avg": "s", "exp_avg_sq": "s"}
     out = {}
-    for l, lin in enumerate(model.linears, start=1):
-        for key, p in ((f"dW{l}", lin.weight), (f"db{l}", lin.bias)):
-            state = optimizer.state.get(p, {})
-            for torch_name, course_name in names.items():
-                if state.get(torch_name) is not None:
-                    out.setdefault(course_name, {})[key] = _to_numpy_any(state[torch_name]).reshape(
-                        tuple(p.shape) if p.ndim >= 2 else (-1, 1))
-            if "step" in state:                    # a float32 tensor (float64 if that is the default)
-                out["t"] = int(float(state["step"]))
+    for name, p in scratch_parameters(model).items():
+        state = optimizer.state.get(p, {})
+        for torch_name, course_name in names.items():
+            if state.get(torch_name) is not None:
+                out.setdefault(course_name, {})["d" + name] = _as_course(state[torch_name], p)
+        if "step" in state:                        # a float32 tensor (float64 if that is the default)
+            out["t"] = int(float(state["step"]))
     return out
 
 

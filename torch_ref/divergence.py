@@ -75,9 +75,10 @@ class DivergenceGuard:
 
 
 def parameter_names(model):
-    """The names divergence errors use, in model.parameters() order: scratch's "W1", "b1", ... for a
-    DeepNet (whose parameters are linears.0.weight, linears.0.bias, ...), else torch's own names."""
-    linears = getattr(model, "linears", None)
-    if linears is not None and len(list(model.parameters())) == 2 * len(linears):
-        return [f"{p}{l}" for l in range(1, len(linears) + 1) for p in ("W", "b")]
-    return [name for name, _ in model.named_parameters()]
+    """The names divergence errors use, in model.parameters() order: scratch's ("W1", "b1", "gamma1",
+    "beta1", ...) for a DeepNet, with or without batch norm (convert.scratch_parameters); else torch's own."""
+    if not hasattr(model, "linears"):
+        return [name for name, _ in model.named_parameters()]
+    from .convert import scratch_parameters       # convert imports models, which imports this module
+    by_id = {id(p): name for name, p in scratch_parameters(model).items()}
+    return [by_id.get(id(p), name) for name, p in model.named_parameters()]

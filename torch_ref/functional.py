@@ -3,6 +3,8 @@
 Each function is the PyTorch spelling of a scratch function of the same name; the
 comments say what PyTorch hides. Shapes: zL, aL, y are (m, 1) (batch first) or any
 matching shape; costs are means over all entries, as the course's 1/m Σ over examples.
+Many classes (F39): zL, aL and the one-hot y are (m, C), one example per row; the costs are
+means over the m examples of a sum over the C classes.
 """
 import torch
 import torch.nn.functional as F
@@ -27,10 +29,26 @@ ACTIVATIONS = {
 }
 
 
-def activation(name, alpha=0.01):
-    """The torch callable for activation `name`; leaky_relu gets negative_slope = alpha."""
+def softmax(z):
+    """softmax over the C classes of each example: a_ik = e^(z_ik) / Σ_j e^(z_ij), z (m, C) batch first,
+    so over dim 1 (scratch's softmax(Z) takes Z (C, m) down each column: the same numbers, transposed).
+    F.softmax subtracts the row's max first, as scratch does: finite for any finite z."""
+    return F.softmax(z, dim=1)
+
+
+# output-only activations: not elementwise, so a hidden layer never takes them (F39)
+OUTPUT_ACTIVATIONS = {"softmax": softmax}
+
+
+def activation(name, alpha=0.01, output=False):
+    """The torch callable for activation `name`; leaky_relu gets negative_slope = alpha.
+    output=True (the output layer L) also accepts "softmax" (over dim 1, see softmax)."""
+    if output and name in OUTPUT_ACTIVATIONS:
+        return OUTPUT_ACTIVATIONS[name]
     if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}; got {name!r}")
+        names = list(ACTIVATIONS) + (list(OUTPUT_ACTIVATIONS) if output else [])
+        hint = " (softmax only as the output layer's activation)" if name in OUTPUT_ACTIVATIONS else ""
+        raise ValueError(f"activation must be one of {names}{hint}; got {name!r}")
     if name == "leaky_relu":
         return lambda z: F.leaky_relu(z, negative_slope=alpha)
     return ACTIVATIONS[name]
@@ -50,14 +68,59 @@ def compute_cost(aL, y):
     return F.binary_cross_entropy(aL, y.to(aL.dtype))
 
 
+def _class_indices(z, y_onehot, zname):
+    """The class index of each row of a one-hot y (m, C), after checking its shape against z."""
+    if not isinstance(y_onehot, torch.Tensor) or y_onehot.ndim != 2 or y_onehot.shape != z.shape:
+        got = f"shape {tuple(y_onehot.shape)}" if isinstance(y_onehot, torch.Tensor) else type(y_onehot).__name__
+        raise ValueError(f"y_onehot must be one-hot labels (m, C) shaped like {zname} {tuple(z.shape)}; got {got}")
+    return y_onehot.argmax(dim=1)
+
+
+def softmax_cost_from_logits(zL, y_onehot):
+    """J = (1/m) Σ_i [log Σ_k e^(z_ik) - Σ_k y_ik z_ik] = -(1/m) Σ_i Σ_k y_ik log softmax(z_i)_k (F39),
+    finite for any finite z; the value of scratch.losses.softmax_cost_from_logits.
+
+    Conventions: the course writes the cost from PROBABILITIES a = softmax(z) and ONE-HOT labels
+    y (C, m); F.cross_entropy takes LOGITS z (m, C) (it applies log_softmax itself, with the
+    log-sum-exp shift) and CLASS INDICES (m,) (the position of the 1 in each one-hot row, y.argmax(1)):
+    with one-hot y only the true class's term of Σ_k y_k log a_k survives, so both are
+    -(1/m) Σ_i log a_(i, true class), and reduction="mean" is the course's 1/m.
+    zL: (m, C) logits; y_onehot: (m, C) one-hot (convert.to_torch of scratch's Y). Returns a 0-d tensor.
+    """
+    return F.cross_entropy(zL, _class_indices(zL, y_onehot, "zL"))
+
+
+def softmax_cost(aL, y_onehot):
+    """J = -(1/m) Σ_i Σ_k y_ik log a_ik from probabilities aL (m, C) (F39), the course's formula as
+    F.nll_loss(log a, class indices) (nll_loss picks -log a of the true class and averages over m).
+    Unlike F.binary_cross_entropy nothing is clamped: a true class with a = 0 gives inf, as scratch's
+    softmax_cost; softmax_cost_from_logits is the stable path."""
+    return F.nll_loss(torch.log(aL), _class_indices(aL, y_onehot, "aL"))
+
+
+# output activation -> the data cost J from the logits Z[L] (before L2), what the training loops minimize
+DATA_COSTS = {"sigmoid": cost_from_logits, "softmax": softmax_cost_from_logits}
+
+
+def data_cost(zL, y, output="sigmoid"):
+    """The cross-entropy cost of the output layer from its logits zL, by output activation:
+        "sigmoid": binary, zL and y (m, 1) with y in {0, 1}      -> cost_from_logits (F07)
+        "softmax": C classes, zL (m, C) and y one-hot (m, C)     -> softmax_cost_from_logits (F39)
+    """
+    if output not in DATA_COSTS:
+        raise ValueError(f"output must be one of {list(DATA_COSTS)} (the output activation with a "
+                         f"cross-entropy cost from logits); got {output!r}")
+    return DATA_COSTS[output](zL, y)
+
+
 def squared_error_cost(aL, y):
     """J = mean(½(a - y)²) (F08). F.mse_loss has no ½: the course's cost is half of it."""
     return 0.5 * F.mse_loss(aL, y.to(aL.dtype))
 
 
 def weights_of(model_or_weights):
-    """The weight matrices W[l]: the parameters with ndim >= 2 of a module (biases excluded),
-    or the given iterable of tensors."""
+    """The weight matrices W[l]: the parameters with ndim >= 2 of a module, or the given iterable of
+    tensors. Biases and batch norm's γ, β (all 1-D) are excluded: the course's L2 is on weights only."""
     if isinstance(model_or_weights, nn.Module):
         return [p for p in model_or_weights.parameters() if p.ndim >= 2]
     return list(model_or_weights)

@@ -1,11 +1,12 @@
-"""The formula inventory (DESIGN F01-F38) as runnable parity rows.
+"""The formula inventory (DESIGN F01-F44) as runnable parity rows.
 
 Each row with a torch side is a function of the dtype returning a ParityReport: scratch
 ("mine", course layout) against torch ("gold", transposed back with convert.to_numpy), on
 seeded random inputs with the hard spots (|z| up to 1e3, ±40, ±800, exact zeros, m = 1).
 `python -m torch_ref.parity` runs them in float64 and float32 and prints the table.
 The rows of the whole networks (F13-F22, F30, F32) live in inventory_nets.py, those of
-optimization (F33-F38) in inventory_optim.py.
+optimization (F33-F38, F42, F44) in inventory_optim.py, those of softmax and batch norm
+(F39-F41, F43) in inventory_multiclass.py.
 """
 import argparse
 import re
@@ -250,6 +251,7 @@ class Row:
 
 
 def _rows():
+    from . import inventory_multiclass as multi
     from . import inventory_nets as nets
     from . import inventory_optim as optim
     R = Row
@@ -292,7 +294,11 @@ def _rows():
         R("F36", "RMSprop s = β₂s + (1-β₂)dθ², dθ/(√s + ε)", optim.f36),
         R("F37", "Adam θ -= α·v/(1-β₁ᵗ) / (√(s/(1-β₂ᵗ)) + ε)", optim.f37),
         R("F38", "lr decay: 1/(1+rt), staircase, baseᵗ, k/√t", optim.f38),
+        R("F39", "softmax, cost -(1/m)ΣΣ y log a, dZ = A - Y", multi.f39),
+        R("F40", "batch norm z̃ = γ(z-μ)/√(σ²+ε) + β, backward", multi.f40),
+        R("F41", "running μ, σ² (EWA), prediction vs BatchNorm1d.eval", multi.f41),
         R("F42", "mini-batch training, each optimizer, decay", optim.f42),
+        R("F43", "softmax network on digits (10 classes), accuracy", multi.f43),
         R("F44", "log-scale search α = 10^r, β = 1 - 10^r", optim.f44),
     ]
 

@@ -2,7 +2,8 @@
 LightningDataModule, and `train_lightning`, the twin of scratch.train.
 
 Step i (0-based), the convention shared with scratch.train and torch_ref.train_loop:
-    forward on θ_i -> J_i = cost_from_logits(Z[L], Y) + λ/(2m) Σ_l ‖W[l]‖²_F
+    forward on θ_i -> J_i = data cost of the logits Z[L] + λ/(2m) Σ_l ‖W[l]‖²_F
+                     (sigmoid output: cost_from_logits; softmax: F.cross_entropy on class indices)
     backward       -> dθ_i (autograd)
     update         -> θ_{i+1} = θ_i - α dθ_i   (torch.optim.SGD)
 "train/cost" at step i is J_i, the cost BEFORE update i (Lightning calls training_step, then
@@ -22,6 +23,15 @@ and writes the values logged last: training_step logs at i = 0, k, 2k, ... with 
 no write follows is written at the end of training). Dev metrics are computed every k steps on
 θ_s (after s updates) and written at step s, as scratch's dev_cost of step s; train_lightning
 validates θ_0 before fitting, so the dev curve starts at step 0 as scratch's does.
+
+Many classes (F39, F43): with activations[-1] = "softmax", Y is one-hot (C, m) in the course layout
+(y = Yᵀ (m, C) here), the cost is F.cross_entropy on the logits and the class indices y.argmax(1),
+the metrics are torchmetrics' MulticlassAccuracy (micro: the plain fraction of correct argmax, the
+accuracy scratch computes) and MulticlassF1Score (macro) under the same tags as the binary ones, and
+train_lightning ends by writing the confusion matrix as a TensorBoard image.
+Batch norm (F40, F41): batchnorm=True gives every hidden layer nn.BatchNorm1d (DeepNet); training
+steps normalize with the batch's statistics and update the running ones, validation and testing run
+in eval mode, i.e. with the running statistics, as scratch's dev cost and predict.
 """
 import contextlib
 import logging
@@ -31,13 +41,16 @@ import warnings
 from dataclasses import dataclass
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from torchmetrics import MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
+from torchmetrics.classification import (BinaryAccuracy, BinaryAUROC, BinaryF1Score, MulticlassAccuracy,
+                                         MulticlassConfusionMatrix, MulticlassF1Score)
 
-from scratch._checks import check_choice, check_count, check_labels, check_matrix, check_nonneg, check_positive
+from scratch._checks import (check_choice, check_count, check_labels, check_matrix, check_nonneg, check_one_hot,
+                             check_positive)
 from scratch.initializers import initialize_parameters
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
 
@@ -50,6 +63,8 @@ L2_MODES = ("cost", "weight_decay")
 # ("64-true" is the parity reference, DESIGN's float64).
 PRECISION_DTYPES = {"64-true": torch.float64, "64": torch.float64, "32-true": torch.float32, "32": torch.float32}
 MONITOR = "dev/cost"   # what checkpointing and early stopping watch (F26)
+OUTPUTS = ("sigmoid", "softmax")   # the output activations the cost is written for
+CONFUSION_TAG = "confusion_matrix"  # the TensorBoard image of a softmax net's confusion matrix
 
 
 class RepeatedBatch:
@@ -93,7 +108,8 @@ class PlannedBatches:
 
 
 class CourseDataModule(pl.LightningDataModule):
-    """Train/dev/test sets given in the course layout, X (n_x, m) and Y (1, m) NumPy arrays.
+    """Train/dev/test sets given in the course layout, X (n_x, m) and Y (1, m) NumPy arrays, or Y
+    one-hot (C, m) for a softmax network (C >= 2 rows: checked to be one-hot, every set with C rows).
 
     Each set is converted ONCE with convert.to_torch (x = Xᵀ (m, n_x), y = Yᵀ (m, 1)) in `dtype`
     (default: X's), on the device Lightning trains on, and kept there: no per-step collation.
@@ -112,14 +128,14 @@ class CourseDataModule(pl.LightningDataModule):
                  plan=None, dtype=None):
         super().__init__()
         check_matrix("X", X, layout="(n_x, m)")
-        check_labels("Y", Y, m=X.shape[1])
+        check_targets("Y", Y, m=X.shape[1])
         sets = {"train": (X, Y)}
         for name, (Xs, Ys) in {"dev": (X_dev, Y_dev), "test": (X_test, Y_test)}.items():
             if (Xs is None) != (Ys is None):
                 raise ValueError(f"X_{name} and Y_{name} must be given together; got only one of them")
             if Xs is not None:
                 check_matrix(f"X_{name}", Xs, rows=X.shape[0], layout=f"(n_x, m_{name})", why="(n_x = rows of X)")
-                check_labels(f"Y_{name}", Ys, m=Xs.shape[1])
+                check_targets(f"Y_{name}", Ys, m=Xs.shape[1], C=Y.shape[0], why="(the rows of Y)")
                 sets[name] = (Xs, Ys)
         if (plan is None) == (num_iterations is None):
             raise ValueError("give the CourseDataModule a plan or num_iterations (full batch), not both")
@@ -162,35 +178,63 @@ class CourseDataModule(pl.LightningDataModule):
         return RepeatedBatch(*self._tensors["test"]) if self.has("test") else []
 
 
-def _metrics(prefix):
-    """F32 and friends as torchmetrics objects: ŷ > 0.5 -> accuracy, F1; AUROC from ŷ."""
-    return MetricCollection({"acc": BinaryAccuracy(), "auroc": BinaryAUROC(), "f1": BinaryF1Score()},
-                            prefix=prefix)
+def check_targets(name, Y, m=None, C=None, why=""):
+    """Labels in the course layout: (1, m) of 0/1 (a sigmoid output; scratch._checks.check_labels), or
+    one-hot (C, m) with C >= 2 classes (a softmax output; check_one_hot). C: the rows Y must have, or
+    None; why: where C comes from, for the message. Returns Y."""
+    rows = np.shape(Y)[0] if np.ndim(Y) == 2 else None
+    if C is not None and rows is not None and rows != C:
+        what = "(1, m): 0/1 labels" if C == 1 else f"one-hot (C, m) with C = {C} classes"
+        raise ValueError(f"{name} must be {what} {why}; got shape {np.shape(Y)}")
+    if rows is not None and rows > 1:
+        return check_one_hot(name, Y, m=m)
+    return check_labels(name, Y, m=m)
+
+
+def _metrics(prefix, num_classes=None):
+    """torchmetrics objects under the same names for both outputs. Binary (num_classes None, F32):
+    ŷ > 0.5 -> accuracy, F1; AUROC from ŷ. Softmax (num_classes = C, F43): the argmax class ->
+    accuracy ("micro": the fraction of examples classified right, scratch's accuracy) and the
+    macro F1 (the mean over the classes of each class's F1, so a rare class counts as much as a
+    common one)."""
+    if num_classes is None:
+        return MetricCollection({"acc": BinaryAccuracy(), "auroc": BinaryAUROC(), "f1": BinaryF1Score()},
+                                prefix=prefix)
+    return MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro"),
+                             "f1": MulticlassF1Score(num_classes, average="macro")}, prefix=prefix)
 
 
 class DeepNetModule(pl.LightningModule):
     """A DeepNet trained by gradient descent, with the hyperparameter names of scratch.train.
 
+    activations[-1]: "sigmoid" (Y (1, m) of 0/1) or "softmax" (C = layer_dims[-1] >= 2 classes, Y
+        one-hot (C, m) in the course layout; the cost is F.cross_entropy on the logits).
     params: initial scratch params {"W1", "b1", ...} (take precedence over init/seed), so that
-        scratch, the plain loop and Lightning can start from the same θ_0.
+        scratch, the plain loop and Lightning can start from the same θ_0; a layer with "gamma{l}"
+        has batch norm (then `batchnorm` is not used).
+    batchnorm, bn_beta, bn_eps: batch norm on every hidden layer (DeepNet's; the running statistics
+        are μ_run = β μ_run + (1-β) μ_B, BatchNorm1d's momentum = 1 - β).
     lambd, l2_mode: "cost" adds λ/(2m) Σ‖W‖² to the loss; "weight_decay" uses SGD(weight_decay=λ/m)
         on weights only (convert.sgd_for). The same update; the logged cost includes the L2 term
         either way. m: the number of training examples (default: the datamodule's).
     masks: None, or a callable step -> list of course-layout dropout masks (shared with scratch).
     Logs "train/cost", "train/{acc,auroc,f1}" per written step; "dev/cost" (cross-entropy, no L2,
     no dropout, as scratch's dev_cost) and "dev/{acc,auroc,f1}" per validation; "test/..." likewise.
+    A softmax net logs acc (micro) and f1 (macro), no auroc. Accuracies of training steps use the
+    batch's own statistics in batch-norm layers, as scratch.train's (without dropout: the forward
+    pass of the step itself); dev and test the running statistics (eval mode).
     """
 
     def __init__(self, layer_dims, activations, *, learning_rate, keep_probs=None, init="he", seed=None,
                  lambd=0.0, l2_mode="cost", m=None, dtype="float64", alpha=0.01, scale=0.01,
                  params=None, masks=None, check_every=CHECK_EVERY, optimizer="gd", beta=0.9, beta1=0.9,
-                 beta2=0.999, epsilon=1e-8, lr_schedule=None):
+                 beta2=0.999, epsilon=1e-8, lr_schedule=None, batchnorm=False, bn_beta=0.9, bn_eps=1e-5):
         super().__init__()
         check_positive("learning_rate", learning_rate)
         check_count("check_every", check_every, minimum=1)
-        if list(activations)[-1:] != ["sigmoid"]:
-            raise ValueError("activations[-1] must be 'sigmoid' (the cost is the cross-entropy from the "
-                             f"logits, dZ[L] = A - Y); got {list(activations)[-1:] or activations!r}")
+        if not list(activations) or list(activations)[-1] not in OUTPUTS:
+            raise ValueError("activations[-1] must be 'sigmoid' or 'softmax' (the cost is the cross-entropy "
+                             f"from the logits, dZ[L] = A - Y); got {list(activations)[-1:] or activations!r}")
         check_nonneg("lambd", lambd)
         check_choice("l2_mode", l2_mode, L2_MODES)
         check_optimizer(optimizer, beta, beta1, beta2, epsilon)
@@ -201,25 +245,38 @@ class DeepNetModule(pl.LightningModule):
         # TensorBoard's HPARAMS tab empty; log them with metrics after training (experiments.tb).
         self.save_hyperparameters(ignore=["params", "masks"], logger=False)
         if params is not None:
-            self.model = DeepNet.from_params(params, list(activations), keep_probs=keep_probs, alpha=alpha)
+            self.model = DeepNet.from_params(params, list(activations), keep_probs=keep_probs, alpha=alpha,
+                                             bn_eps=bn_eps, bn_beta=bn_beta)
             if self.model.layer_dims != list(layer_dims):
                 raise ValueError(f"params must match layer_dims {list(layer_dims)}; got {self.model.layer_dims}")
             check_finite_parameters(self.model, "params")
         else:
             self.model = DeepNet(list(layer_dims), list(activations), keep_probs=keep_probs, init=init,
-                                 seed=seed, dtype=getattr(torch, str(dtype)), alpha=alpha, scale=scale)
+                                 seed=seed, dtype=getattr(torch, str(dtype)), alpha=alpha, scale=scale,
+                                 batchnorm=batchnorm, bn_eps=bn_eps, bn_beta=bn_beta)
         self.masks, self.m = masks, m
+        self.output = self.model.activations[-1]
+        self.num_classes = self.model.layer_dims[-1] if self.output == "softmax" else None
         self.guard = DivergenceGuard(parameter_names(self.model), check_every)
         self._unwritten = None        # step of a logged record Lightning has not written yet
-        self.train_metrics, self.dev_metrics, self.test_metrics = _metrics("train/"), _metrics("dev/"), _metrics("test/")
+        self.train_metrics, self.dev_metrics, self.test_metrics = (
+            _metrics(prefix, self.num_classes) for prefix in ("train/", "dev/", "test/"))
 
     def setup(self, stage=None):
         if self.m is None and self.trainer is not None and isinstance(self.trainer.datamodule, CourseDataModule):
             self.m = self.trainer.datamodule.m
 
     def forward(self, x, masks=None):
-        """The logits Z[L] (m, 1), batch first."""
+        """The logits Z[L] (m, n[L]), batch first ((m, 1) sigmoid, (m, C) softmax)."""
         return self.model(x, masks=masks)
+
+    def _metric_inputs(self, z, y):
+        """(preds, target) for the torchmetrics objects from the logits z and the labels y: binary,
+        ŷ = σ(z) and y as ints; softmax, the logits (the metrics take their argmax) and the class
+        indices y.argmax(1)."""
+        if self.output == "softmax":
+            return z, y.argmax(dim=1)
+        return torch.sigmoid(z), y.int()
 
     def _check_m(self):
         """The L2 term λ/(2m)Σ‖W‖² and the decay λ/m need m, the number of training examples."""
@@ -253,7 +310,7 @@ class DeepNetModule(pl.LightningModule):
                 masks = [D[:, data.rank::data.world] for D in masks]   # this rank's columns
             step_masks = convert.masks_to_torch(masks, device=x.device)
         z = self.model(x, masks=step_masks)
-        data_cost = functional.cost_from_logits(z, y)
+        data_cost = functional.data_cost(z, y, self.output)
         if weight != 1.0:                                        # DDP: see CourseDataModule
             data_cost = data_cost * weight
         if self._decay:                                          # weight_decay = λ/m of this step
@@ -263,9 +320,11 @@ class DeepNetModule(pl.LightningModule):
         if self._records():
             self.guard.raise_if_diverged()                     # never log a diverged step
             with torch.no_grad():                              # accuracy of θ_i without dropout (scratch's rule)
-                proba = torch.sigmoid(z) if self.model.keep_probs is None else \
-                    self.model.layer_outputs(x, dropout=False)[-1][1]
-            self.train_metrics(proba, y.int())
+                # with dropout a second forward pass: batch-norm layers take this batch's statistics
+                # again ("batch"), without a second update of the running ones
+                logits = z if self.model.keep_probs is None else \
+                    self.model.layer_outputs(x, dropout=False, stats="batch")[-1][0]
+            self.train_metrics(*self._metric_inputs(logits, y))
             self._log("train/cost", cost, prog_bar=True)
             self.log_dict(self.train_metrics)                  # metric objects: the value of this batch
             self._log("step", float(self.global_step))         # the label Lightning writes them under
@@ -295,9 +354,9 @@ class DeepNetModule(pl.LightningModule):
     def _evaluate(self, batch, metrics, prefix):
         self.guard.raise_if_diverged()                         # no dev metrics of diverged parameters
         x, y = batch
-        z = self.model(x)                                      # eval mode: no dropout
-        self._log(f"{prefix}cost", functional.cost_from_logits(z, y), prog_bar=prefix == "dev/")
-        metrics(torch.sigmoid(z), y.int())
+        z = self.model(x)                                      # eval mode: no dropout, running statistics
+        self._log(f"{prefix}cost", functional.data_cost(z, y, self.output), prog_bar=prefix == "dev/")
+        metrics(*self._metric_inputs(z, y))
         self.log_dict(metrics)
         # Lightning would label these values with the last training step i, but they are computed
         # on θ_{i+1}, the parameters of step global_step = i + 1: a logged "step" value is used
@@ -391,11 +450,13 @@ def restored_global_state():
 
 def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, accelerator="auto", devices=1,
                  precision="64-true", deterministic=True, checkpoint_dir=None, early_stopping=None,
-                 progress_bar=False, callbacks=(), validate=True, strategy="auto"):
+                 progress_bar=False, callbacks=(), validate=True, strategy="auto", sync_batchnorm=False):
     """A Trainer for ONE epoch of num_iterations steps, writing every log_every steps and validating
     every val_every steps (default log_every; validate=False: never). checkpoint_dir: keep the best θ by dev cost there
     (ModelCheckpoint, save_top_k=1). early_stopping: patience in validations (EarlyStopping, F26).
-    devices, strategy: Lightning's; devices > 1 trains data-parallel (DDP; see CourseDataModule)."""
+    devices, strategy: Lightning's; devices > 1 trains data-parallel (DDP; see CourseDataModule).
+    sync_batchnorm: batch-norm layers take the statistics of the whole step across the DDP processes
+    (SyncBatchNorm), not of each process's share (ignored with one process)."""
     num_iterations = check_count("num_iterations", num_iterations, minimum=1)
     log_every = min(check_count("log_every", log_every, minimum=1), num_iterations)
     val_every = min(check_count("val_every", val_every or log_every, minimum=1), num_iterations)
@@ -412,7 +473,7 @@ def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, a
     return pl.Trainer(max_epochs=1, max_steps=num_iterations, accelerator=accelerator, devices=devices, strategy=strategy,
                       precision=precision, deterministic=deterministic, logger=logger, log_every_n_steps=log_every,
                       val_check_interval=val_every if validate else None, limit_val_batches=1.0 if validate else 0,
-                      num_sanity_val_steps=0, callbacks=callbacks,
+                      num_sanity_val_steps=0, callbacks=callbacks, sync_batchnorm=sync_batchnorm,
                       enable_checkpointing=checkpoint_dir is not None, enable_model_summary=False,
                       enable_progress_bar=progress_bar)
 
@@ -420,19 +481,59 @@ def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, a
 @dataclass
 class LightningResult:
     """params: the final θ (the best by dev cost when early stopping), as scratch params;
-    module, trainer: for metrics (trainer.callback_metrics) and testing; best_path: the checkpoint."""
+    module, trainer: for metrics (trainer.callback_metrics) and testing; best_path: the checkpoint;
+    bn_stats: the running statistics {"mu{l}", "var{l}"} (n[l], 1) of the batch-norm layers in the
+    scratch layout (convert.state_dict_to_bn_stats: the variance as torch keeps it, an average of
+    unbiased batch variances), None without batch norm; confusion: the (C, C) confusion matrix of a
+    softmax net written at the end (rows: true class, columns: predicted), else None."""
     params: dict
     module: DeepNetModule
     trainer: pl.Trainer
     best_path: str = None
     stopped_early: bool = False
+    bn_stats: dict = None
+    confusion: np.ndarray = None
+
+
+@torch.no_grad()
+def confusion_matrix(model, x, y):
+    """The (C, C) confusion matrix of a softmax DeepNet on (x, y) batch first, y one-hot (m, C): entry
+    [k, j] counts the examples of true class k predicted as class j (torchmetrics
+    MulticlassConfusionMatrix on model.predict, i.e. no dropout and the running statistics). int64."""
+    C = model.layer_dims[-1]
+    metric = MulticlassConfusionMatrix(num_classes=C).to(x.device)
+    return metric(model.predict(x).view(-1), y.argmax(dim=1))
+
+
+def log_confusion_matrix(loggers, matrix, step, title=""):
+    """The confusion matrix (a (C, C) tensor) as an image under CONFUSION_TAG at `step`, into every
+    logger that can take a figure (a TensorBoardLogger: its SummaryWriter's add_figure; on DDP ranks
+    other than 0 its experiment is a no-op). Drawn by torchmetrics' plot on matplotlib's Agg backend.
+    Returns the number of loggers written."""
+    writers = [lg.experiment for lg in loggers if hasattr(getattr(lg, "experiment", None), "add_figure")]
+    if not writers:
+        return 0
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with warnings.catch_warnings():          # matplotlib asks the tensor for __array__(copy=...): harmless
+        warnings.filterwarnings("ignore", message=".*__array__ implementation doesn't accept a copy.*")
+        fig, ax = MulticlassConfusionMatrix(num_classes=matrix.shape[0]).plot(val=matrix.cpu())
+    ax.set_title(title, fontsize=9)
+    try:
+        for writer in writers:
+            writer.add_figure(CONFUSION_TAG, fig, global_step=step, close=False)
+            writer.flush()
+    finally:
+        plt.close(fig)
+    return len(writers)
 
 
 def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterations=None, params=None, init="he",
                     seed=0, lambd=0.0, l2_mode="cost", keep_probs=None, masks=None, X_dev=None, Y_dev=None,
                     X_test=None, Y_test=None, optimizer="gd", beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
                     mini_batch_size=None, num_epochs=None, permutations=None, lr_schedule=None,
-                    early_stopping=None, checkpoint_dir=None,
+                    batchnorm=False, bn_beta=0.9, bn_eps=1e-5, early_stopping=None, checkpoint_dir=None,
                     log_every=None, logger=False, accelerator="auto", devices=1, precision="64-true",
                     deterministic=True, progress_bar=False, callbacks=(), strategy="auto",
                     check_every=CHECK_EVERY, verbose=False):
@@ -447,7 +548,13 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     (log_every=1 writes and validates after every step, which costs more than the step).
     optimizer, beta, beta1, beta2, epsilon, mini_batch_size, num_epochs, permutations, lr_schedule: as
     scratch.train (the same scratch.plan batches; the batch order of the default permutations depends
-    on seed, as scratch's). early_stopping:
+    on seed, as scratch's). batchnorm, bn_beta, bn_eps: as scratch.train (batch norm on every hidden
+    layer when params are drawn here; given params have it where they hold "gamma{l}"); with DDP the
+    batch-norm layers are synchronized (sync_batchnorm, CUDA only: refused on the CPU), so each step
+    normalizes with the statistics of its whole batch, as one process would. A softmax output
+    (activations[-1] = "softmax", Y one-hot (C, m)) ends with its confusion matrix on the dev set (the
+    training set without one) written as the TensorBoard image "confusion_matrix" when the logger is
+    a TensorBoardLogger (LightningResult.confusion holds the counts). early_stopping:
     patience in validations; the best checkpoint is then reloaded (checkpoint_dir defaults to
     <logger dir or cwd>/checkpoints). callbacks: extra Lightning callbacks. devices > 1 (with
     strategy "ddp", or "ddp_spawn" from a notebook or a test) trains data-parallel, each process on
@@ -458,13 +565,18 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     check_every steps (torch_ref.divergence). verbose=False (default) silences Lightning's banners.
     """
     dtype = PRECISION_DTYPES[check_choice("precision", precision, tuple(PRECISION_DTYPES))]
+    if list(activations)[-1:] == ["softmax"]:          # the labels fit the output layer, before anything starts
+        check_targets("Y", Y, C=list(layer_dims)[-1], why="(C = layer_dims[-1], the softmax output's units)")
+    elif list(activations)[-1:] == ["sigmoid"]:
+        check_targets("Y", Y, C=1, why="(a sigmoid output)")
     plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
                      mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
     num_iterations = plan.num_steps
     if log_every is None:
         log_every = math.ceil(num_iterations / 100)
     if params is None:       # θ_0 exactly as scratch.train draws it from (init, rng=seed)
-        params = initialize_parameters(list(layer_dims), init, rng=seed, dtype=convert.numpy_dtype(dtype))
+        params = initialize_parameters(list(layer_dims), init, rng=seed, dtype=convert.numpy_dtype(dtype),
+                                       batchnorm=batchnorm)
     if early_stopping is not None and X_dev is None:
         raise ValueError("early_stopping needs dev data: give X_dev and Y_dev")
     if early_stopping is not None and checkpoint_dir is None:
@@ -476,11 +588,17 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
                                init=init, seed=seed, lambd=lambd, l2_mode=l2_mode, m=X.shape[1],
                                dtype=str(dtype).removeprefix("torch."), params=params, masks=masks,
                                check_every=check_every, optimizer=optimizer, beta=beta, beta1=beta1,
-                               beta2=beta2, epsilon=epsilon, lr_schedule=lr_schedule)
+                               beta2=beta2, epsilon=epsilon, lr_schedule=lr_schedule, batchnorm=batchnorm,
+                               bn_beta=bn_beta, bn_eps=bn_eps)
         trainer = lean_trainer(num_iterations, log_every=log_every, logger=logger, accelerator=accelerator,
                                devices=devices, precision=precision, deterministic=deterministic,
                                checkpoint_dir=checkpoint_dir, early_stopping=early_stopping, strategy=strategy,
-                               progress_bar=progress_bar, callbacks=callbacks, validate=data.has("dev"))
+                               progress_bar=progress_bar, callbacks=callbacks, validate=data.has("dev"),
+                               sync_batchnorm=module.model.batchnorm)
+        if module.model.batchnorm and trainer.world_size > 1 and trainer.strategy.root_device.type != "cuda":
+            raise ValueError(f"batch norm with {trainer.world_size} DDP processes needs CUDA devices: each process "
+                             "holds a share of the step's examples, and only torch's SyncBatchNorm (GPU only) "
+                             "normalizes with the statistics of the whole step; on the CPU train in one process")
         if data.has("dev"):                   # dev metrics of θ_0 too, as scratch.train logs them at step 0
             trainer.validate(module, datamodule=data, verbose=False)
         trainer.fit(module, datamodule=data)
@@ -489,4 +607,14 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
             state = torch.load(best_path, map_location=module.device, weights_only=True)["state_dict"]
             module.load_state_dict(state)
         stopped = early_stopping is not None and trainer.global_step < num_iterations
-        return LightningResult(module.model.to_params(), module, trainer, best_path or None, stopped)
+        confusion = None
+        if module.output == "softmax":        # on the parameters returned (the best ones when early stopping)
+            which = "dev" if data.has("dev") else "train"
+            Xs, Ys = (X_dev, Y_dev) if which == "dev" else (X, Y)
+            matrix = confusion_matrix(module.model, *(convert.to_torch(A, dtype=dtype, device=module.device)
+                                                      for A in (Xs, Ys)))
+            title = f"{which} set, step {trainer.global_step}: accuracy {float(matrix.trace()) / Xs.shape[1]:.3f}"
+            log_confusion_matrix(trainer.loggers, matrix, trainer.global_step, title)
+            confusion = matrix.cpu().numpy()
+        return LightningResult(module.model.to_params(), module, trainer, best_path or None, stopped,
+                               module.model.to_bn_stats(), confusion)

@@ -1,25 +1,62 @@
 """The plain PyTorch training loop (no Lightning), step for step the twin of scratch.train.
 
 Step i (0-based), the convention shared with scratch.train and the Lightning module:
-    forward on θ_i -> J_i = cost_from_logits(Z[L], Y) + λ/(2m) Σ_l ‖W[l]‖²_F
+    forward on θ_i -> J_i = data cost of Z[L] + λ/(2m) Σ_l ‖W[l]‖²_F, the data cost
+                      cost_from_logits(Z[L], Y) (sigmoid) or F.cross_entropy(Z[L], class indices) (softmax)
     backward       -> dθ_i (autograd)
     update         -> θ_{i+1} = θ_i - α dθ_i   (torch.optim.SGD, full batch)
 history[k]["cost"] is J_i of a logged step i, the cost BEFORE update i.
+Batch norm (F40, F41): the model is in train mode, so each step's forward normalizes with that
+batch's statistics and updates BatchNorm1d's running statistics once, as scratch.train does
+(torch's running variance is the unbiased one: convert.course_running_var_to_torch).
 """
+import contextlib
+
 import torch
 
-from scratch._checks import check_count, check_labels, check_matrix, check_nonneg, check_positive
+from scratch._checks import check_count, check_labels, check_matrix, check_nonneg, check_one_hot, check_positive
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
 
 from . import convert, functional
 from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
 
 
+OUTPUTS = ("sigmoid", "softmax")
+
+
 def _accuracy(model, x, y):
-    """F32: fraction of examples with (ŷ > 0.5) == y, without dropout (scratch.train's rule)."""
+    """F32: fraction of examples with (ŷ > 0.5) == y, or for a softmax output (F43) with
+    argmax_k ŷ_k == argmax_k y_k (y one-hot (m, C)); without dropout (scratch.train's rule), with the
+    batch's statistics in batch-norm layers (as the step's own forward) but without a second update
+    of the running statistics (stats="batch")."""
     with torch.no_grad():          # layer_outputs, not predict: the loop checks its parameters itself
-        proba = model.layer_outputs(x, dropout=False)[-1][1]
+        proba = model.layer_outputs(x, dropout=False, stats="batch" if model.training else None)[-1][1]
+        if model.activations[-1] == "softmax":
+            return (proba.argmax(dim=1) == y.argmax(dim=1)).to(torch.float64).mean().item()
         return ((proba > 0.5).to(y.dtype) == y).to(torch.float64).mean().item()
+
+
+def _running_stats(norms):
+    """Copies of the running statistics of the batch-norm modules `norms` (to show a callback the
+    statistics of the batches before the current step, as scratch.train's dev metrics of that step)."""
+    return [(n.running_mean.clone(), n.running_var.clone(), n.num_batches_tracked.clone()) for n in norms]
+
+
+@contextlib.contextmanager
+def _running_stats_of(norms, saved):
+    """Within the block, the batch-norm modules hold the running statistics `saved`; then their own again.
+    The buffers are swapped, not copied into: autograd holds the current ones for the backward pass."""
+    names = ("running_mean", "running_var", "num_batches_tracked")
+    current = [tuple(getattr(n, name) for name in names) for n in norms]
+    for n, values in zip(norms, saved):
+        for name, value in zip(names, values):
+            setattr(n, name, value)
+    try:
+        yield
+    finally:
+        for n, values in zip(norms, current):
+            for name, value in zip(names, values):
+                setattr(n, name, value)
 
 
 def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l2_mode="cost", masks=None,
@@ -28,9 +65,14 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
                 seed=0, lr_schedule=None):
     """Gradient descent on a DeepNet with torch.optim (F13, F20, F22, F33-F38), scratch.train's twin.
 
-    model: a DeepNet (sigmoid output) with finite parameters, trained in place (train mode).
-    X: (n_x, m), Y: (1, m) course-layout NumPy arrays, converted ONCE with convert.to_torch
-        (x = Xᵀ (m, n_x), y = Yᵀ (m, 1)) in the model's dtype, on `device` (default: the model's).
+    model: a DeepNet (sigmoid or softmax output, with or without batch norm) with finite parameters,
+        trained in place (train mode: batch-norm layers use each step's batch statistics and update
+        their running statistics once per step; a batch of m = 1 then raises, as nn.BatchNorm1d does).
+    X: (n_x, m), Y: (1, m) labels in {0, 1} (sigmoid) or one-hot (C, m) with C = n[L] (softmax),
+        course-layout NumPy arrays, converted ONCE with convert.to_torch (x = Xᵀ (m, n_x),
+        y = Yᵀ (m, 1) or (m, C)) in the model's dtype, on `device` (default: the model's).
+        Softmax: the data cost is F.cross_entropy on the logits with the class indices of y
+        (functional.softmax_cost_from_logits), the accuracy argmax_k ŷ_k == argmax_k y_k.
     optimizer, beta, beta1, beta2, epsilon: as scratch.train; torch.optim's SGD, RMSprop or Adam built
         by convert.optimizer_for (which converts each convention). lr_schedule: as scratch.train, a
         torch.optim.lr_scheduler from convert.lr_scheduler_for, stepped once per epoch.
@@ -44,18 +86,32 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
     masks: None, or a callable step -> list of L-1 course-layout bool masks (n[l], m of the step), the
         same callable scratch.train accepts, so both sides drop the same units.
     callback(step, record, model): called at each logged step (i % log_every == 0) with a
-        copy of the record, before update i (the model then holds θ_i).
+        copy of the record, before update i (the model then holds θ_i, and its batch-norm layers the
+        running statistics of batches 0..i-1, as scratch.train's dev metrics of step i).
     check_every: how often the divergence flags are read back from the device (divergence.py);
         they are also read before every logged step and at the end.
     Returns history: [{"step": i, "epoch": e, "cost": J_i, "train_acc": accuracy of θ_i on the examples of
     step i}, ...] for the logged steps. Raises FloatingPointError, as scratch.train, naming the first step
     whose cost or updated parameters are not finite and the last finite cost.
     """
+    output = getattr(model, "activations", ["sigmoid"])[-1]
+    if output not in OUTPUTS:
+        raise ValueError(f"model's output activation must be one of {list(OUTPUTS)} (the cost is the "
+                         f"cross-entropy from the logits); got {output!r}")
     check_matrix("X", X, layout="(n_x, m)")
-    check_labels("Y", Y, m=X.shape[1])
+    if output == "softmax":
+        check_one_hot("Y", Y, C=model.layer_dims[-1], m=X.shape[1])
+    else:
+        check_labels("Y", Y, m=X.shape[1])
     learning_rate = check_positive("learning_rate", learning_rate)
     plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
                      mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
+    if getattr(model, "batchnorm", False):
+        smallest = min(plan.step_size(i) for i in range(plan.steps_per_epoch))
+        if smallest < 2:                   # scratch.train's check, before any step (torch would raise mid-run)
+            raise ValueError(f"batch norm needs m >= 2 examples in every step (the variance of one example is 0); "
+                             f"the smallest step of this plan has {smallest}: choose mini_batch_size so that "
+                             f"m mod mini_batch_size is not 1")
     hp = check_optimizer(optimizer, beta, beta1, beta2, epsilon)
     lr_schedule = check_lr_schedule(lr_schedule)
     lambd = check_nonneg("lambd", lambd)
@@ -68,16 +124,13 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
                         f"got {type(masks).__name__}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(step, record, model); got {type(callback).__name__}")
-    if getattr(model, "activations", ["sigmoid"])[-1] != "sigmoid":
-        raise ValueError("model's output activation must be 'sigmoid' (the cost is the cross-entropy "
-                         f"from the logits); got {model.activations[-1]!r}")
     check_finite_parameters(model)
     first = next(model.parameters())
     if device is not None:
         model.to(device)
     device, dtype = first.device if device is None else torch.device(device), first.dtype
     x = convert.to_torch(X, dtype=dtype, device=device)          # (m, n_x), once
-    y = convert.to_torch(Y, dtype=dtype, device=device)          # (m, 1), once
+    y = convert.to_torch(Y, dtype=dtype, device=device)          # (m, 1) or (m, C), once
     m = X.shape[1]
 
     decay = lambd if l2_mode == "weight_decay" else 0.0
@@ -85,6 +138,7 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
     scheduler = convert.lr_scheduler_for(opt, *lr_schedule) if lr_schedule is not None else None
     model.train()
     params = list(model.parameters())
+    norms = [mod for mod in model.modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm)]
     guard, history, i = DivergenceGuard(parameter_names(model), check_every), [], 0
     for epoch in range(plan.num_epochs):
         for rows in convert.batch_rows(plan.batches(epoch), device):
@@ -95,7 +149,8 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
             if decay:                                          # weight_decay = λ/m of this step
                 convert.set_weight_decay(opt, lambd, mb)
             step_masks = convert.masks_to_torch(masks(i), device=device) if masks is not None else None
-            data_cost = functional.cost_from_logits(model(xb, masks=step_masks), yb)
+            before = _running_stats(norms) if norms and callback is not None and i % log_every == 0 else None
+            data_cost = functional.data_cost(model(xb, masks=step_masks), yb, output)
             loss, cost = functional.training_cost(data_cost, model, lambd, mb, l2_mode)
             guard.after_forward(i, cost)                       # check 1, on the device
             if i % log_every == 0:
@@ -103,7 +158,10 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
                 record = {"step": i, "epoch": epoch, "cost": cost.item(), "train_acc": _accuracy(model, xb, yb)}
                 history.append(record)
                 if callback is not None:
-                    callback(i, dict(record), model)
+                    # θ_i with the running statistics of batches 0..i-1: the forward pass above already
+                    # took in batch i, which scratch.train does after its step's logging
+                    with _running_stats_of(norms, before) if before is not None else contextlib.nullcontext():
+                        callback(i, dict(record), model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
