@@ -9,8 +9,9 @@ for each network and dtype below, on the CPU (and, with a GPU, the torch paths o
 
 A step's time is (T(2N) - T(N)) / N, T(n) the wall time of a whole run of n full-batch gradient-descent
 steps: what a run costs per step once it is set up (data conversion, Trainer construction and the first
-call are paid by both runs and cancel). Each figure is the median of R repeats (round robin over the
-implementations, so a change of machine load hits them alike), with the spread (min-max) beside it.
+call are paid by both runs and cancel). Each figure is the median of R repeats, with the spread (min-max)
+beside it; each implementation runs its repeats in a row, after a pause (the thread pools of NumPy and
+torch spin for a while after their last call, and slow whichever runs next on a small machine).
 
 Also measured: the machine's matrix-product ceiling (one large A @ B in NumPy and in torch; GFLOP/s of
 each step against it), the peak memory of one step (a fresh process per implementation, resident-set
@@ -52,6 +53,10 @@ IMPLS = ("scratch", "raw torch", "train_plain", "lightning")
 LEARNING_RATE = 0.01          # small: random labels, a few steps; nothing here is about convergence
 TARGET_SECONDS = 0.4          # N is chosen so that one run of N steps takes about this long
 QUICK_TARGET_SECONDS = 0.05
+# Between implementations: the thread pools of OpenBLAS (NumPy) and OpenMP (torch) keep spinning for a
+# while after their last call, and on a 2-core machine a torch run started right after a NumPy run
+# measured 2-10× slower than alone. So each implementation runs all its repeats in a row, after a pause.
+SETTLE_SECONDS = 0.3
 
 
 def flops_per_step(dims, m):
@@ -254,16 +259,16 @@ def run_suite(quick=False, repeats=5, out=Path("BENCHMARKS.md"), log=print):
 
     rows = []
     for net, (dims, acts, m) in nets.items():
-        for dtype in (np.float64, np.float32):
+        for dtype in ((np.float64, np.float32) if not quick or net == "tiny" else (np.float32,)):
             X, Y = _data(dims, m, dtype)
             for device in devices:
                 impls = IMPLS if device == "cpu" else IMPLS[1:]
                 runners = {impl: _runner(impl, dims, acts, X, Y, device) for impl in impls}
-                steps = {impl: _steps_for(run, target) for impl, run in runners.items()}
-                times = {impl: [] for impl in impls}
-                for _ in range(repeats):                       # round robin
-                    for impl, run in runners.items():
-                        times[impl] += per_step(run, steps[impl], 1)
+                steps, times = {}, {}
+                for impl, run in runners.items():              # one implementation at a time (see SETTLE)
+                    time.sleep(SETTLE_SECONDS)
+                    steps[impl] = _steps_for(run, target)
+                    times[impl] = per_step(run, steps[impl], repeats)
                 for impl in impls:
                     med, lo, hi = _median_spread(times[impl])
                     row = {"net": net, "dims": dims, "m": m, "dtype": np.dtype(dtype).name, "device": device,
@@ -278,6 +283,7 @@ def run_suite(quick=False, repeats=5, out=Path("BENCHMARKS.md"), log=print):
         for m in scaling_m:
             X, Y = _data([100, 64, 1], m, np.float32)
             run = _runner(impl, [100, 64, 1], ["relu", "sigmoid"], X, Y)
+            time.sleep(SETTLE_SECONDS)
             steps = _steps_for(run, target, cap=200)
             scaling[(impl, m)] = statistics.median(per_step(run, steps, max(3, repeats // 2)))
             log(f"tall [100, 64, 1] float32 m = {m:>9,d} {impl:10} {_fmt(scaling[(impl, m)])}/step")
@@ -362,7 +368,8 @@ def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory
 def build_parser():
     parser = _Parser(prog="python -m experiments bench", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller nets and m, fewer repeats: under a minute")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller nets and m, float32 only past the tiny net, fewer repeats: under a minute")
     parser.add_argument("--repeats", type=_positive_int, default=None, metavar="R",
                         help="repeats per figure, medians reported (default 5, --quick 3)")
     parser.add_argument("--out", default="BENCHMARKS.md", metavar="FILE",

@@ -1,4 +1,5 @@
-"""The command line: `python -m experiments [EXPERIMENT] [options]`.
+"""The command line: `python -m experiments [EXPERIMENT] [options]`, and `python -m experiments bench
+[options]`, the benchmark suite (experiments/bench.py).
 
 Only argparse and the config reader are imported up front, so --help and bad options answer
 at once; NumPy, torch and Lightning load when an experiment runs.
@@ -73,7 +74,8 @@ def build_parser():
                "  python -m experiments init --impl all       # a classic experiment, all three implementations\n"
                "  python -m experiments --steps 500 --device cuda\n"
                "  python -m experiments optimizers --impl all   # mini-batch GD vs momentum vs Adam; costs.png\n"
-               "  tensorboard --logdir logs/flower            # the runs of one experiment (printed after each run)\n\n"
+               "  tensorboard --logdir logs/flower            # the runs of one experiment (printed after each run)\n"
+               "  python -m experiments bench --quick         # the benchmark suite (see bench --help)\n\n"
                "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_STATUSES),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", nargs="?", default="flower",
@@ -101,6 +103,10 @@ def main(argv=None):
     fix (unknown experiment, missing file, --data where unused, diverged training) print one line,
     status 1; a bad option, status 2; implementations that disagree, their verdicts in the report
     and one line on stderr, status 3."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench_main
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -66,7 +66,14 @@ def _linear_backward(dZ, cache, need_dA_prev=True):
     dW = dZ @ A_prev.T
     dW /= m                         # dW = (1/m) dZ A_prevᵀ, divided in place
     db = None if b is None else np.sum(dZ, axis=1, keepdims=True) / m
-    dA_prev = W.T @ dZ if need_dA_prev else None
+    if not need_dA_prev:
+        dA_prev = None
+    elif W.shape[0] == 1:
+        # one unit (an output layer): Wᵀ dZ is the outer product (n[l-1], 1)(1, m), each entry the single
+        # product w_j dz_i, so the broadcast product gives the same numbers without a GEMM of inner size 1
+        dA_prev = W.T * dZ
+    else:
+        dA_prev = W.T @ dZ
     return dA_prev, dW, db
 
 

@@ -9,7 +9,7 @@ Step i (0-based), the convention shared with scratch.train and torch_ref.train_l
 "train/cost" at step i is J_i, the cost BEFORE update i (Lightning calls training_step, then
 the optimizer). Full batch by default, as in the course; mini-batches by option.
 
-Lean by design (experiments/bench_lightning.py measures it against the plain loop): a default
+Lean by design (`python -m experiments bench` measures it against the plain loop, BENCHMARKS.md): a default
 Trainer over a DataLoader re-collates the whole batch every step, saves a checkpoint every
 epoch and flushes the event file whenever it logs. Here the batch lives in memory (on the
 training device), training is ONE epoch of N steps over an iterable that yields that batch,

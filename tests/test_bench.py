@@ -1,0 +1,53 @@
+"""`python -m experiments bench`: bad options are one-line errors before anything is timed, and the quick
+suite runs and writes its report. Speed itself is never asserted here (benchmarks, not timed tests)."""
+import re
+
+import pytest
+
+from experiments import bench, cli
+
+
+@pytest.fixture
+def no_benchmark(monkeypatch):
+    """Fail loudly if a bad command line gets through to the benchmark."""
+    def ran(*args, **kwargs):
+        raise AssertionError("the benchmark started: the arguments were not rejected")
+    monkeypatch.setattr(bench, "run_suite", ran)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--repeats", "0"], "argument --repeats: expected a positive integer, got '0'"),
+    (["bench", "--repeats", "two"], "argument --repeats: expected a positive integer, got 'two'"),
+    (["bench", "--fast"], "unrecognized arguments: --fast"),
+])
+def test_bad_options_are_one_line_errors(argv, message, no_benchmark, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and message in err, err
+
+
+def test_missing_output_directory_is_an_error(no_benchmark, tmp_path, capsys):
+    assert cli.main(["bench", "--out", str(tmp_path / "nope" / "B.md")]) == 1
+    assert "directory" in capsys.readouterr().err
+
+
+def test_flops_per_step_counts_forward_dW_and_dA_but_not_dA0():
+    # [3, 4, 2] at m = 5: products 12 and 8; forward 2·5·20, dW 2·5·20, dA[1] 2·5·8 (no dA[0])
+    assert bench.flops_per_step([3, 4, 2], 5) == 2 * 5 * 20 + 2 * 5 * 20 + 2 * 5 * 8
+
+
+@pytest.mark.slow
+def test_quick_suite_writes_its_report(tmp_path, capsys):
+    out = tmp_path / "BENCH.md"
+    assert cli.main(["bench", "--quick", "--repeats", "1", "--out", str(out)]) == 0
+    text = out.read_text()
+    for impl in bench.IMPLS:
+        assert f"| {impl} |" in text
+    for net in bench.QUICK_NETS:
+        assert f"| {net} " in text
+    assert re.search(r"Fitted exponent k of t ∝ m\^k: scratch -?\d+\.\d\d, raw torch -?\d+\.\d\d", text)
+    assert "## Peak memory of one step" in text and "## Machine" in text
+    assert (tmp_path / "BENCH_time_vs_m.png").stat().st_size > 1000
+    assert "wrote" in capsys.readouterr().out
