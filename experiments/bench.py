@@ -142,12 +142,13 @@ def _runner(impl, dims, acts, X, Y, device="cpu"):
     return run
 
 
-def _steps_for(run, target, cap=2000):
+def _steps_for(run, target, cap=2000, least=2):
     """N such that a run of N steps takes about `target` seconds (from T(2) - T(1), after a warm-up run
-    that pays first-call costs)."""
+    that pays first-call costs), and at least `least`: with N = 1 a large step's T(2N) - T(N) is one
+    step against the run-to-run noise of page faults and machine load."""
     run(1)
     one = max(run(2) - run(1), 1e-6)
-    return int(min(cap, max(1, target / one)))
+    return int(min(cap, max(least, target / one)))
 
 
 def per_step(run, steps, repeats):
@@ -212,6 +213,33 @@ def step_memory(impl, dims, m, dtype):
     if proc.returncode != 0:
         raise RuntimeError(f"memory measurement of {impl} failed: {proc.stderr.strip().splitlines()[-1:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def product_profile(repeats, dims=(12288, 20), m=209):
+    """Where the course deep net's step goes: its two large products, timed alone in each library and
+    layout. NumPy (course layout): Z[1] = W[1] X and dW[1] = dZ[1] Xᵀ; torch (batch first): F.linear(x, W)
+    = x Wᵀ and dW = dzᵀ x, what nn.Linear and its autograd compute. Median milliseconds per product."""
+    import torch
+    import torch.nn.functional as F
+    out = {}
+    for dtype in (np.float64, np.float32):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((dims[0], m)).astype(dtype)
+        W = rng.standard_normal((dims[1], dims[0])).astype(dtype)
+        dZ = rng.standard_normal((dims[1], m)).astype(dtype)
+        x, w, dz = torch.from_numpy(np.ascontiguousarray(X.T)), torch.from_numpy(W), torch.from_numpy(np.ascontiguousarray(dZ.T))
+        cases = {"numpy W X": lambda: W @ X, "numpy dZ Xᵀ": lambda: dZ @ X.T,
+                 "torch x Wᵀ": lambda: F.linear(x, w), "torch dzᵀ x": lambda: dz.T @ x}
+        for name, product in cases.items():
+            product()
+            times = []
+            for _ in range(max(5, repeats)):
+                start = time.perf_counter()
+                for _ in range(10):
+                    product()
+                times.append((time.perf_counter() - start) / 10)
+            out[(np.dtype(dtype).name, name)] = statistics.median(times)
+    return out
 
 
 # ---------------------------------------------------------------- report
@@ -284,19 +312,20 @@ def run_suite(quick=False, repeats=5, out=Path("BENCHMARKS.md"), log=print):
             X, Y = _data([100, 64, 1], m, np.float32)
             run = _runner(impl, [100, 64, 1], ["relu", "sigmoid"], X, Y)
             time.sleep(SETTLE_SECONDS)
-            steps = _steps_for(run, target, cap=200)
+            steps = _steps_for(run, target, cap=200, least=4)
             scaling[(impl, m)] = statistics.median(per_step(run, steps, max(3, repeats // 2)))
             log(f"tall [100, 64, 1] float32 m = {m:>9,d} {impl:10} {_fmt(scaling[(impl, m)])}/step")
     exponents = {impl: float(np.polyfit(np.log(scaling_m), np.log([scaling[(impl, m)] for m in scaling_m]), 1)[0])
                  for impl in ("scratch", "raw torch")}
 
     memory = {impl: step_memory(impl, [100, 64, 1], memory_m, np.float32) for impl in ("scratch", "raw torch")}
+    profile = product_profile(repeats)
     log("peak memory of one step: " + ", ".join(f"{k} {v['step_mb']:.0f} MiB" for k, v in memory.items()))
 
     png = out.with_name(out.stem + "_time_vs_m.png")
     _plot(scaling, scaling_m, exponents, png)
     out.write_text(_markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory_m, quick, repeats,
-                             png.name))
+                             png.name, profile))
     log(f"wrote {out} and {png}")
     return rows
 
@@ -318,7 +347,7 @@ def _plot(scaling, scaling_m, exponents, path):
     plt.close(fig)
 
 
-def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory_m, quick, repeats, png):
+def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory_m, quick, repeats, png, profile):
     lines = ["# Benchmarks", "",
              f"Written by `python -m experiments bench{' --quick' if quick else ''} --repeats {repeats}` "
              f"on {time.strftime('%Y-%m-%d')}. Per-step times are (T(2N) - T(N)) / N of whole full-batch runs, "
@@ -361,7 +390,16 @@ def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory
               "| impl | data (MiB) | one step (MiB) |", "|---|---|---|"]
     lines += [f"| {k} | {v['data_mb']:.0f} | {v['step_mb']:.0f} |" for k, v in memory.items()]
     s, t = memory["scratch"]["step_mb"], memory["raw torch"]["step_mb"]
-    lines += ["", f"scratch / torch: {s / t:.2f}." if t > 0 else "", ""]
+    lines += ["", f"scratch / torch: {s / t:.2f}." if t > 0 else "", "",
+              "## Where the course deep net's step goes ([12288, 20, ...], m = 209)", "",
+              "Its two large products (Z[1] and dW[1]) timed alone, each in its library's layout (median ms per "
+              "product), to set against the per-step times above: how much of a step is the BLAS of each library "
+              "for these shapes (NumPy: OpenBLAS) and how much is the rest.", "",
+              "| dtype | NumPy W X | NumPy dZ Xᵀ | torch x Wᵀ | torch dzᵀ x |", "|---|---|---|---|---|"]
+    for dt in ("float64", "float32"):
+        lines.append(f"| {dt} | " + " | ".join(f"{1e3 * profile[(dt, k)]:.2f}" for k in
+                                                ("numpy W X", "numpy dZ Xᵀ", "torch x Wᵀ", "torch dzᵀ x")) + " |")
+    lines.append("")
     return "\n".join(lines)
 
 

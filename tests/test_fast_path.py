@@ -8,7 +8,6 @@ import pytest
 from scratch import data, network, optimizers
 from scratch.batchnorm import initialize_running_stats, update_running_stats
 from scratch.initializers import initialize_parameters
-from scratch.losses import one_hot
 from scratch.plan import make_plan
 from scratch.train import train
 
