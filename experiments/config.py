@@ -41,7 +41,7 @@ DATASETS = ("flower", "moons", "circles", "blobs", "digits", "breast_cancer", "c
 # classes of the multi-class data sets (one-hot labels, a softmax output with layer_dims[-1] = C);
 # every other data set has 0/1 labels (1, m) and a sigmoid output with one unit
 CLASSES = {"digits10": 10, "blobs3": 3}
-OUTPUTS = ("sigmoid", "softmax")
+OUTPUTS = ("sigmoid", "softmax")                          # scratch.network.OUTPUTS (no NumPy import here)
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")        # scratch.plan.OPTIMIZERS (no NumPy import here)
 DEFAULT_ITERATIONS = 10000                                 # full-batch steps when num_iterations is not given
 

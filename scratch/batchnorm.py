@@ -109,6 +109,24 @@ def initialize_running_stats(params):
     return stats
 
 
+def check_step_sizes(plan):
+    """Batch norm in training needs m >= 2 examples in every step of a scratch.plan.Plan (the variance of
+    one example is 0, and torch's BatchNorm1d raises): ValueError at the entry of a training run, not in
+    the middle of it. The three training paths call this."""
+    smallest = min(plan.step_size(i) for i in range(plan.steps_per_epoch))
+    if smallest < 2:
+        raise ValueError(f"batch norm needs m >= 2 examples in every step (the variance of one example is 0); "
+                         f"the smallest step of this plan has {smallest}: choose mini_batch_size so that "
+                         f"m mod mini_batch_size is not 1")
+
+
+def unbiased_variance(var, m):
+    """Bessel's correction, σ²·m/(m-1), of a biased batch variance σ² = (1/m) Σ (z - μ)² over m >= 2
+    examples: the variance torch's BatchNorm1d averages into running_var (both sides normalize with the
+    biased one)."""
+    return var * (m / (m - 1))
+
+
 def update_running_stats(stats, caches, beta=0.9, unbiased=False):
     """One exponentially weighted average step (F34) of the running statistics, from the batch
     statistics in `caches` (scratch.network.model_forward's, training mode), for each batch-norm layer l:
@@ -129,7 +147,7 @@ def update_running_stats(stats, caches, beta=0.9, unbiased=False):
             continue
         if f"mu{l}" not in stats or f"var{l}" not in stats:
             raise ValueError(f"stats must have 'mu{l}' and 'var{l}' for batch-norm layer {l}; got keys {sorted(stats)}")
-        var_B = bn["var"] * (bn["m"] / (bn["m"] - 1)) if unbiased else bn["var"]
+        var_B = unbiased_variance(bn["var"], bn["m"]) if unbiased else bn["var"]
         new[f"mu{l}"] = beta * stats[f"mu{l}"] + (1 - beta) * bn["mu"]
         new[f"var{l}"] = beta * stats[f"var{l}"] + (1 - beta) * var_B
     return new

@@ -46,6 +46,10 @@ def _check_activations(activations, L):
     return [check_activation(a, f"activations[{i}]", output=i == L - 1) for i, a in enumerate(activations)]
 
 
+# the output activations whose cross-entropy cost the training loops compute from the logits
+OUTPUTS = ("sigmoid", "softmax")
+
+
 def output_kind(activations):
     """"softmax" when the output layer is a softmax (C classes, one-hot Y), else "sigmoid"."""
     return "softmax" if list(activations)[-1:] == ["softmax"] else "sigmoid"
@@ -180,7 +184,7 @@ def model_backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
         check_labels("Y", Y, m=AL.shape[1])
     lambd = check_nonneg("lambd", lambd)
     check_choice("output", output, ("fused", "general"))
-    if output == "fused" and out["activation"] not in ("sigmoid", "softmax"):
+    if output == "fused" and out["activation"] not in OUTPUTS:
         raise ValueError(f"output='fused' (dZ[L] = AL - Y) requires a sigmoid or softmax output layer; got "
                          f"activation {out['activation']!r}: use output='general'")
     if output == "general" and softmax_out:
@@ -295,7 +299,7 @@ def model_cost(X, Y, params, activations, lambd=0.0, keep_probs=None, masks=None
     """
     check_matrix("X", X, layout="(n_x, m)")
     lambd = check_nonneg("lambd", lambd)
-    if isinstance(activations, (list, tuple)) and activations and activations[-1] not in ("sigmoid", "softmax"):
+    if isinstance(activations, (list, tuple)) and activations and activations[-1] not in OUTPUTS:
         raise ValueError(f"model_cost is the cross-entropy of a sigmoid or softmax output: activations[-1] "
                          f"must be 'sigmoid' or 'softmax'; got {activations[-1]!r}")
     _, caches = model_forward(X, params, activations, keep_probs=keep_probs, rng=rng, masks=masks,

@@ -21,9 +21,6 @@ from ._checks import (as_generator, check_array, check_beta, check_count, check_
 
 # ------------------------------------------------------------------ checks
 
-_check_beta = check_beta   # the name torch_ref.convert and scratch.plan import
-
-
 def _check_like_params(name, d, params):
     """d (grads, v or s) must be {"dW1", "db1", ...}, exactly one entry per parameter,
     each shaped like it. Returns the parameter names in layer order ["W1", "b1", ...]
@@ -121,7 +118,7 @@ def exponentially_weighted_average(x, beta, bias_correction=False):
     if x.ndim != 1:
         raise ValueError(f"x must be 1-D (θ_1, ..., θ_T); got shape {x.shape}")
     check_finite("x", x)
-    beta = _check_beta("beta", beta)
+    beta = check_beta("beta", beta)
     out = np.empty(x.shape, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
     v = 0.0
     for t, theta in enumerate(x):
@@ -163,7 +160,7 @@ def update_parameters_with_momentum(params, grads, v, beta, learning_rate):
     """
     names = _check_like_params("grads", grads, params)
     _check_like_params("v", v, params)
-    beta = _check_beta("beta", beta)
+    beta = check_beta("beta", beta)
     alpha = check_positive("learning_rate", learning_rate)
     new_params, new_v = _copies({p: params[p] for p in names}, v)
     _momentum_step(new_params, grads, new_v, beta, alpha)
@@ -195,7 +192,7 @@ def update_parameters_with_rmsprop(params, grads, s, beta2, learning_rate, epsil
     """
     names = _check_like_params("grads", grads, params)
     _check_like_params("s", s, params)
-    beta2 = _check_beta("beta2", beta2)
+    beta2 = check_beta("beta2", beta2)
     alpha = check_positive("learning_rate", learning_rate)
     epsilon = check_positive("epsilon", epsilon)
     new_params, new_s = _copies({p: params[p] for p in names}, s)
@@ -235,7 +232,7 @@ def update_parameters_with_adam(params, grads, v, s, t, learning_rate=0.01, beta
     _check_like_params("s", s, params)
     t = check_count("t", t, minimum=1)
     alpha = check_positive("learning_rate", learning_rate)
-    beta1, beta2 = _check_beta("beta1", beta1), _check_beta("beta2", beta2)
+    beta1, beta2 = check_beta("beta1", beta1), check_beta("beta2", beta2)
     epsilon = check_positive("epsilon", epsilon)
     new_params, new_v, new_s = _copies({p: params[p] for p in names}, v, s)
     _adam_step(new_params, grads, new_v, new_s, t, alpha, beta1, beta2, epsilon)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_count, check_positive
-from .optimizers import LR_SCHEDULES, _check_beta, _check_permutation, epoch_permutations, mini_batch_columns
+from ._checks import check_beta
+from .optimizers import LR_SCHEDULES, _check_permutation, epoch_permutations, mini_batch_columns
 
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
 
@@ -130,7 +131,7 @@ def check_optimizer(optimizer, beta, beta1, beta2, epsilon):
     β, β₁, β₂ in [0, 1), ε > 0. Returns a dict of what that optimizer uses."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}; got {optimizer!r}")
-    beta, beta1, beta2 = _check_beta("beta", beta), _check_beta("beta1", beta1), _check_beta("beta2", beta2)
+    beta, beta1, beta2 = check_beta("beta", beta), check_beta("beta1", beta1), check_beta("beta2", beta2)
     epsilon = check_positive("epsilon", epsilon)
     used = {"gd": {}, "momentum": {"beta": beta}, "rmsprop": {"beta2": beta2, "epsilon": epsilon},
             "adam": {"beta1": beta1, "beta2": beta2, "epsilon": epsilon}}[optimizer]

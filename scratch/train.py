@@ -20,7 +20,7 @@ import numpy as np
 from . import network, optimizers
 from ._checks import (as_generator, check_activation, check_beta, check_count, check_keep_prob, check_matrix,
                       check_nonneg, check_params, check_positive, has_batchnorm, param_keys)
-from .batchnorm import BN_EPS, initialize_running_stats, update_running_stats
+from .batchnorm import BN_EPS, check_step_sizes, initialize_running_stats, update_running_stats
 from .initializers import initialize_parameters
 from .plan import check_lr_schedule, check_optimizer, learning_rate_at, make_plan
 
@@ -96,7 +96,7 @@ def _check_setup(X, Y, layer_dims, activations, keep_probs, X_dev, Y_dev, early_
     if activations[-1] == "softmax" and dims[-1] < 2:
         raise ValueError(f"layer_dims[-1] must be C >= 2 classes for a softmax output; got {dims[-1]} "
                          f"(two classes with labels 0/1: a sigmoid output)")
-    if activations[-1] not in ("sigmoid", "softmax"):
+    if activations[-1] not in network.OUTPUTS:
         raise ValueError(f"activations[-1] must be 'sigmoid' or 'softmax' (cost from logits, dZ[L] = A - Y); "
                          f"got {activations[-1]!r}")
     network.check_targets("Y", Y, activations, C=dims[-1], m=X.shape[1])
@@ -223,11 +223,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
     params = _initial_params(params, layer_dims, X, init, gen, bool(batchnorm))
     bn_stats = None
     if any(has_batchnorm(params, l) for l in range(1, len(layer_dims))):
-        smallest = min(plan.step_size(i) for i in range(plan.steps_per_epoch))
-        if smallest < 2:
-            raise ValueError(f"batch norm needs m >= 2 examples in every step (the variance of one example is 0); "
-                             f"the smallest step of this plan has {smallest}: choose mini_batch_size so that "
-                             f"m mod mini_batch_size is not 1")
+        check_step_sizes(plan)
         bn_stats = initialize_running_stats(params)
 
     history, best = [], (np.inf, None, None, None)                # best = (dev cost, step, params, bn_stats)

@@ -181,3 +181,11 @@ def test_a_batch_norm_softmax_config_runs_on_blobs3_with_scratch_and_torch(tmp_p
     [other] = main_job(default, impls=["scratch"], logdir=str(tmp_path / "logs2"))
     assert not np.allclose(other.results[0].bn_stats["mu1"], scratch.bn_stats["mu1"], rtol=1e-3)
     assert os.path.exists(tmp_path / "logs" / "tiny" / "confusion.png")
+
+
+def test_the_config_readers_copies_of_scratch_names_match():
+    """experiments.config keeps its own tuples (it loads before NumPy, for a fast --help): they must not drift."""
+    from experiments import config
+    from scratch.network import OUTPUTS
+    from scratch.plan import OPTIMIZERS
+    assert config.OUTPUTS == OUTPUTS and config.OPTIMIZERS == OPTIMIZERS

@@ -39,9 +39,10 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from scratch._checks import (check_count, check_keep_prob, check_matrix, check_nonneg, check_one_hot,
+from scratch._checks import (check_beta, check_count, check_keep_prob, check_matrix, check_nonneg, check_one_hot,
                              check_params, check_positive)
-from scratch.optimizers import _check_beta
+from scratch import batchnorm
+from scratch.losses import one_hot
 from scratch.plan import OPTIMIZERS, check_lr_schedule
 
 _NUMPY_TO_TORCH = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
@@ -275,7 +276,7 @@ def bn_beta_to_momentum(bn_beta):
     torch:  running_mean = (1 - momentum) running_mean + momentum μ_B   (momentum weighs the BATCH)
     β in [0, 1) (scratch's check), so momentum is in (0, 1]. (momentum=None, torch's cumulative
     average over all batches, has no β and is not used.)"""
-    return 1.0 - _check_beta("bn_beta", bn_beta)
+    return 1.0 - check_beta("bn_beta", bn_beta)
 
 
 def momentum_to_bn_beta(momentum):
@@ -283,15 +284,15 @@ def momentum_to_bn_beta(momentum):
     if momentum is None:
         raise ValueError("momentum must be a float in (0, 1]; got None (torch's cumulative average over all "
                          "batches, which is not an exponentially weighted average and has no β)")
-    return _check_beta("bn_beta (= 1 - momentum)", 1.0 - float(momentum))
+    return check_beta("bn_beta (= 1 - momentum)", 1.0 - float(momentum))
 
 
 def unbiased_variance(var, m):
     """The batch variance torch adds into running_var: σ²·m/(m-1) (Bessel's correction) from the biased
     σ² = (1/m) Σ (z - μ)² that both sides normalize with. var: NumPy array; m >= 2 examples.
-    Arithmetic (one multiply), not a copy: equal to torch's to rounding."""
-    m = check_count("m", m, minimum=2)
-    return var * (m / (m - 1))
+    Arithmetic (one multiply), not a copy: equal to torch's to rounding. The formula is scratch's
+    (scratch.batchnorm.unbiased_variance, which update_running_stats(unbiased=True) uses); m is checked here."""
+    return batchnorm.unbiased_variance(var, check_count("m", m, minimum=2))
 
 
 def course_running_var_to_torch(var, m, num_updates, bn_beta=0.9):
@@ -306,7 +307,7 @@ def course_running_var_to_torch(var, m, num_updates, bn_beta=0.9):
     (a smaller last mini-batch) no closed form exists: use scratch's update_running_stats(unbiased=True).
     Arithmetic, equal to torch's to rounding."""
     num_updates = check_count("num_updates", num_updates, minimum=0)
-    start = _check_beta("bn_beta", bn_beta) ** num_updates
+    start = check_beta("bn_beta", bn_beta) ** num_updates
     return start + unbiased_variance(var - start, m)
 
 
@@ -321,7 +322,6 @@ def one_hot_to_indices(Y, device=None):
 def indices_to_one_hot(indices, C, dtype=np.float64):
     """Class indices (m,) (a tensor or array) -> one-hot (C, m) NumPy array (scratch.losses.one_hot),
     the inverse of one_hot_to_indices."""
-    from scratch.losses import one_hot
     if isinstance(indices, torch.Tensor):
         indices = _to_numpy_any(indices)
     return one_hot(indices, C, dtype=dtype)
@@ -492,7 +492,7 @@ def optimizer_for(model_or_params, optimizer, learning_rate, *, beta=0.9, beta1=
         return sgd_for(model_or_params, learning_rate, lambd=lambd, m=m)
     groups = sgd_param_groups(model_or_params, lambd, m if m is not None else 1)
     if optimizer == "momentum":
-        beta = _check_beta("beta", beta)
+        beta = check_beta("beta", beta)
         opt = torch.optim.SGD(groups, lr=learning_rate, momentum=beta, dampening=beta)
         if beta > 0:                     # β = 0: torch's momentum = 0 is plain SGD, no buffer at all
             for group in opt.param_groups:
@@ -500,10 +500,10 @@ def optimizer_for(model_or_params, optimizer, learning_rate, *, beta=0.9, beta1=
                     opt.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return opt
     if optimizer == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=learning_rate, alpha=_check_beta("beta2", beta2),
+        return torch.optim.RMSprop(groups, lr=learning_rate, alpha=check_beta("beta2", beta2),
                                    eps=check_positive("epsilon", epsilon), momentum=0, centered=False)
     return torch.optim.Adam(groups, lr=learning_rate,
-                            betas=(_check_beta("beta1", beta1), _check_beta("beta2", beta2)),
+                            betas=(check_beta("beta1", beta1), check_beta("beta2", beta2)),
                             eps=check_positive("epsilon", epsilon))
 
 

@@ -51,7 +51,9 @@ from torchmetrics.classification import (BinaryAccuracy, BinaryAUROC, BinaryF1Sc
 
 from scratch._checks import (check_choice, check_count, check_labels, check_matrix, check_nonneg, check_one_hot,
                              check_positive)
+from scratch.batchnorm import check_step_sizes
 from scratch.initializers import initialize_parameters
+from scratch.network import OUTPUTS, check_targets
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
 
 from . import convert, functional
@@ -63,7 +65,6 @@ L2_MODES = ("cost", "weight_decay")
 # ("64-true" is the parity reference, DESIGN's float64).
 PRECISION_DTYPES = {"64-true": torch.float64, "64": torch.float64, "32-true": torch.float32, "32": torch.float32}
 MONITOR = "dev/cost"   # what checkpointing and early stopping watch (F26)
-OUTPUTS = ("sigmoid", "softmax")   # the output activations the cost is written for
 CONFUSION_TAG = "confusion_matrix"  # the TensorBoard image of a softmax net's confusion matrix
 
 
@@ -128,14 +129,14 @@ class CourseDataModule(pl.LightningDataModule):
                  plan=None, dtype=None):
         super().__init__()
         check_matrix("X", X, layout="(n_x, m)")
-        check_targets("Y", Y, m=X.shape[1])
+        check_set_labels("Y", Y, m=X.shape[1])
         sets = {"train": (X, Y)}
         for name, (Xs, Ys) in {"dev": (X_dev, Y_dev), "test": (X_test, Y_test)}.items():
             if (Xs is None) != (Ys is None):
                 raise ValueError(f"X_{name} and Y_{name} must be given together; got only one of them")
             if Xs is not None:
                 check_matrix(f"X_{name}", Xs, rows=X.shape[0], layout=f"(n_x, m_{name})", why="(n_x = rows of X)")
-                check_targets(f"Y_{name}", Ys, m=Xs.shape[1], C=Y.shape[0], why="(the rows of Y)")
+                check_set_labels(f"Y_{name}", Ys, m=Xs.shape[1], C=Y.shape[0], why="(the rows of Y)")
                 sets[name] = (Xs, Ys)
         if (plan is None) == (num_iterations is None):
             raise ValueError("give the CourseDataModule a plan or num_iterations (full batch), not both")
@@ -178,7 +179,7 @@ class CourseDataModule(pl.LightningDataModule):
         return RepeatedBatch(*self._tensors["test"]) if self.has("test") else []
 
 
-def check_targets(name, Y, m=None, C=None, why=""):
+def check_set_labels(name, Y, m=None, C=None, why=""):
     """Labels in the course layout: (1, m) of 0/1 (a sigmoid output; scratch._checks.check_labels), or
     one-hot (C, m) with C >= 2 classes (a softmax output; check_one_hot). C: the rows Y must have, or
     None; why: where C comes from, for the message. Returns Y."""
@@ -565,10 +566,9 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     check_every steps (torch_ref.divergence). verbose=False (default) silences Lightning's banners.
     """
     dtype = PRECISION_DTYPES[check_choice("precision", precision, tuple(PRECISION_DTYPES))]
-    if list(activations)[-1:] == ["softmax"]:          # the labels fit the output layer, before anything starts
-        check_targets("Y", Y, C=list(layer_dims)[-1], why="(C = layer_dims[-1], the softmax output's units)")
-    elif list(activations)[-1:] == ["sigmoid"]:
-        check_targets("Y", Y, C=1, why="(a sigmoid output)")
+    if list(activations)[-1:] and list(activations)[-1] in OUTPUTS:   # the labels fit the output layer, first
+        check_matrix("X", X, layout="(n_x, m)")
+        check_targets("Y", Y, activations, C=list(layer_dims)[-1], m=X.shape[1])
     plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
                      mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
     num_iterations = plan.num_steps
@@ -577,6 +577,8 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     if params is None:       # θ_0 exactly as scratch.train draws it from (init, rng=seed)
         params = initialize_parameters(list(layer_dims), init, rng=seed, dtype=convert.numpy_dtype(dtype),
                                        batchnorm=batchnorm)
+    if any(f"gamma{l}" in params for l in range(1, len(layer_dims))):
+        check_step_sizes(plan)             # before the Trainer starts (BatchNorm1d would raise mid-run)
     if early_stopping is not None and X_dev is None:
         raise ValueError("early_stopping needs dev data: give X_dev and Y_dev")
     if early_stopping is not None and checkpoint_dir is None:

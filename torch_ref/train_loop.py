@@ -14,14 +14,14 @@ import contextlib
 
 import torch
 
-from scratch._checks import check_count, check_labels, check_matrix, check_nonneg, check_one_hot, check_positive
+from scratch._checks import check_count, check_matrix, check_nonneg, check_positive
+from scratch.batchnorm import check_step_sizes
+from scratch.network import OUTPUTS, check_targets
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
 
 from . import convert, functional
 from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
 
-
-OUTPUTS = ("sigmoid", "softmax")
 
 
 def _accuracy(model, x, y):
@@ -99,19 +99,12 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
         raise ValueError(f"model's output activation must be one of {list(OUTPUTS)} (the cost is the "
                          f"cross-entropy from the logits); got {output!r}")
     check_matrix("X", X, layout="(n_x, m)")
-    if output == "softmax":
-        check_one_hot("Y", Y, C=model.layer_dims[-1], m=X.shape[1])
-    else:
-        check_labels("Y", Y, m=X.shape[1])
+    check_targets("Y", Y, model.activations, C=model.layer_dims[-1], m=X.shape[1])
     learning_rate = check_positive("learning_rate", learning_rate)
     plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
                      mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
     if getattr(model, "batchnorm", False):
-        smallest = min(plan.step_size(i) for i in range(plan.steps_per_epoch))
-        if smallest < 2:                   # scratch.train's check, before any step (torch would raise mid-run)
-            raise ValueError(f"batch norm needs m >= 2 examples in every step (the variance of one example is 0); "
-                             f"the smallest step of this plan has {smallest}: choose mini_batch_size so that "
-                             f"m mod mini_batch_size is not 1")
+        check_step_sizes(plan)             # before any step (torch would raise mid-run)
     hp = check_optimizer(optimizer, beta, beta1, beta2, epsilon)
     lr_schedule = check_lr_schedule(lr_schedule)
     lambd = check_nonneg("lambd", lambd)
