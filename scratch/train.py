@@ -13,6 +13,7 @@ diverges when J_i is not finite (checked after the forward pass) or when θ_{i+1
 verdict does not depend on how a BLAS rounds an overflow, and all three name the same step in
 the same words (divergence_error).
 """
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,7 @@ from ._checks import (as_generator, check_activation, check_beta, check_count, c
                       check_nonneg, check_params, check_positive, has_batchnorm, param_keys)
 from .batchnorm import BN_EPS, check_step_sizes, initialize_running_stats, update_running_stats
 from .initializers import initialize_parameters
+from .model_file import TrainState
 from .plan import check_lr_schedule, check_optimizer, learning_rate_at, make_plan
 
 
@@ -38,6 +40,8 @@ class TrainResult:
     stopped_early: True when early stopping ended the run before num_iterations steps.
     bn_stats: the running statistics {"mu{l}", "var{l}"} that go with params (batch norm; None without),
         for prediction: network.predict(X, result.params, activations, bn_stats=result.bn_stats).
+    state: the scratch.model_file.TrainState after the last update performed, to continue the run
+        exactly (train(..., resume=result.state)) or to save it (scratch.model_file.save_model).
     """
     params: dict
     history: list
@@ -46,6 +50,7 @@ class TrainResult:
     final_params: dict = field(default_factory=dict)
     stopped_early: bool = False
     bn_stats: object = None
+    state: object = None
 
 
 def divergence_error(step, last_finite, *, cost=None, bad_params=None):
@@ -156,11 +161,61 @@ def _copy(params):
     return {k: v.copy() for k, v in params.items()}
 
 
+def _opt_state_out(optimizer, state, t):
+    """The loop's optimizer state in TrainState's form {"v": ..., "s": ..., "t": updates}, copied."""
+    if optimizer == "gd":
+        return None
+    v, s = state if optimizer == "adam" else ((state, None) if optimizer == "momentum" else (None, state))
+    out = {"t": int(t)}
+    if v is not None:
+        out["v"] = _copy(v)
+    if s is not None:
+        out["s"] = _copy(s)
+    return out
+
+
+def _opt_state_in(optimizer, saved, params):
+    """The loop's optimizer state (as _optimizer_state makes it) from TrainState.opt_state, copied and
+    checked against the parameters' keys and shapes."""
+    fresh = _optimizer_state(optimizer, params)
+    if optimizer == "gd":
+        return None
+    parts = {"momentum": ("v",), "rmsprop": ("s",), "adam": ("v", "s")}[optimizer]
+    out = []
+    for part, zeros in zip(parts, fresh if optimizer == "adam" else (fresh,)):
+        given = (saved or {}).get(part) or {}
+        for k, z in zeros.items():
+            if k not in given or np.shape(given[k]) != z.shape:
+                raise ValueError(f"resume: the {optimizer} state {part!r} has no {k} of shape {z.shape} "
+                                 f"(got {np.shape(given[k]) if k in given else 'none'})")
+            zeros[k][...] = given[k]
+        out.append(zeros)
+    return tuple(out) if optimizer == "adam" else out[0]
+
+
+def _check_resume(resume, params, optimizer, plan, seed, mini_batch_size):
+    """A TrainState fits this call: params not given too, the same optimizer and batches, steps left."""
+    if not isinstance(resume, TrainState):
+        raise TypeError(f"resume must be a scratch.model_file.TrainState (e.g. a TrainResult.state or "
+                        f"load_model(path).state); got {type(resume).__name__}")
+    if params is not None:
+        raise ValueError("give params (θ_0) or resume (a run to continue), not both")
+    if resume.optimizer != optimizer:
+        raise ValueError(f"resume: the run was trained with optimizer {resume.optimizer!r}; got {optimizer!r}")
+    want = {"m": plan.m, "mini_batch_size": mini_batch_size, "seed": seed}
+    if resume.plan is not None and {k: resume.plan.get(k) for k in want} != want:
+        raise ValueError(f"resume: the run's batches came from {resume.plan}; this call's from {want} "
+                         "(the same m, mini_batch_size and seed continue it exactly)")
+    if not 0 <= resume.step < plan.num_steps:
+        raise ValueError(f"resume: the run has already trained {resume.step} steps; ask for more than that "
+                         f"in total (this call: {plan.num_steps} steps)")
+
+
 def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, learning_rate, num_iterations=None,
           lambd=0.0, keep_probs=None, masks=None, X_dev=None, Y_dev=None, early_stopping=None,
           callback=None, log_every=1, print_every=None, optimizer="gd", beta=0.9, beta1=0.9, beta2=0.999,
           epsilon=1e-8, mini_batch_size=None, num_epochs=None, permutations=None, seed=0, lr_schedule=None,
-          batchnorm=False, bn_beta=0.9, bn_eps=BN_EPS, bn_unbiased=False):
+          batchnorm=False, bn_beta=0.9, bn_eps=BN_EPS, bn_unbiased=False, resume=None):
     """Gradient descent on a deep network with a sigmoid or softmax output (F13, F20, F22, F26,
     F33-F41): full batch by default, or mini-batches, with plain steps, momentum, RMSprop or Adam.
 
@@ -194,6 +249,12 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
         θ_step (the parameters that gave record["cost"]; do not mutate them).
     log_every: steps 0, k, 2k, ... (i % k == 0) are logged, so len(history) = ceil(steps / k)
         unless stopped early. print_every: print one progress line every that many steps (default silent).
+    resume: a scratch.model_file.TrainState (result.state of an earlier call, or load_model(path).state)
+        to continue that run exactly: from its step k, parameters, optimizer state, running statistics,
+        mask generator and early-stopping state, until num_iterations / num_epochs IN TOTAL (more than
+        k), with the same X, Y, optimizer, mini_batch_size and seed. The result is the run that was
+        never interrupted, bit for bit: the same parameters, and history (the earlier records, then
+        the new ones) equal to its history. callback sees the new steps only. params must be None.
 
     history records: {"step": i, "epoch": e, "cost": J_i (on the examples of step i), "train_acc":
     accuracy of θ_i on those examples without dropout (batch norm: with the batch's statistics)} plus,
@@ -219,6 +280,9 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
         raise TypeError(f"callback must be callable(step, record, params); got {type(callback).__name__}")
     bn_beta, bn_eps = check_beta("bn_beta", bn_beta), check_positive("bn_eps", bn_eps)
     Y = Y.astype(X.dtype if X.dtype.kind == "f" else np.float64, copy=False)   # labels in the data's dtype, once
+    if resume is not None:
+        _check_resume(resume, params, optimizer, plan, seed, mini_batch_size)
+        params = resume.params
     gen = as_generator(rng)
     params = _initial_params(params, layer_dims, X, init, gen, bool(batchnorm))
     bn_stats = None
@@ -228,13 +292,27 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
 
     history, best = [], (np.inf, None, None, None)                # best = (dev cost, step, params, bn_stats)
     last_finite, since_best, stopped_early = None, 0, False
+    state, i = _optimizer_state(optimizer, params), 0
+    if resume is not None:                                          # where the saved run stopped
+        i, state = int(resume.step), _opt_state_in(optimizer, resume.opt_state, params)
+        if bn_stats is not None and resume.bn_stats is not None:
+            bn_stats = {k: np.array(resume.bn_stats[k], dtype=v.dtype) for k, v in bn_stats.items()}
+        if resume.rng is not None:
+            gen.bit_generator.state = resume.rng
+        history = [dict(r) for r in (resume.history or []) if r["step"] < i]   # step i is logged again
+        last_finite = None if resume.last_finite is None else (int(resume.last_finite[0]), resume.last_finite[1])
+        if resume.best is not None and resume.best.get("params") is not None:
+            best = (resume.best["cost"], resume.best["step"], _copy(resume.best["params"]), resume.best.get("bn_stats"))
+            since_best = int(resume.best.get("since", 0))
+    start = i
     # Everything is checked above, once: the loop runs the unchecked cores of scratch.network on arrays
     # it owns (params is a copy), updating them in place; nothing is re-validated per step.
     L, no_masks = len(layer_dims) - 1, [None] * (len(layer_dims) - 2)
-    state, i = _optimizer_state(optimizer, params), 0
-    for epoch in range(plan.num_epochs):
+    per_epoch = plan.steps_per_epoch
+    for epoch in range(start // per_epoch, plan.num_epochs):
         alpha = learning_rate_at(learning_rate, epoch, lr_schedule)
-        for columns in plan.batches(epoch):
+        skip = start - epoch * per_epoch if epoch == start // per_epoch else 0
+        for columns in itertools.islice(plan.batches(epoch), skip, None):
             Xb, Yb = (X, Y) if columns is None else (X[:, columns], Y[:, columns])
             step_masks = no_masks
             if masks is not None:
@@ -282,6 +360,13 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
             break
     best_params = best[2] if X_dev is not None else None
     keep_best = early_stopping is not None
+    saved = TrainState(step=i, params=_copy(params), optimizer=optimizer, opt_state=_opt_state_out(optimizer, state, i),
+                       bn_stats=None if bn_stats is None else _copy(bn_stats), rng=gen.bit_generator.state,
+                       history=[dict(r) for r in history],
+                       best=None if best[2] is None else {"cost": best[0], "step": best[1], "since": since_best,
+                                                          "params": _copy(best[2]), "bn_stats": best[3]},
+                       last_finite=last_finite,
+                       plan={"m": plan.m, "mini_batch_size": mini_batch_size, "seed": seed})
     return TrainResult(params=best_params if keep_best else params, history=history,
                        best_step=best[1], best_params=best_params, final_params=params,
-                       stopped_early=stopped_early, bn_stats=best[3] if keep_best else bn_stats)
+                       stopped_early=stopped_early, bn_stats=best[3] if keep_best else bn_stats, state=saved)

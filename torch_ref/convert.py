@@ -546,6 +546,47 @@ def optimizer_state(optimizer, model):
     return out
 
 
+
+_TORCH_STATE = {"momentum": (("momentum_buffer", "v"),), "rmsprop": (("square_avg", "s"),),
+                "adam": (("exp_avg", "v"), ("exp_avg_sq", "s"))}
+
+
+def load_optimizer_state(optimizer, model, opt_state):
+    """Put the course's optimizer state into a torch optimizer built by optimizer_for for `model`
+    (the inverse of optimizer_state, to resume a run): opt_state {"v": {"dW1": ...}, "s": {...},
+    "t": int} -> SGD momentum_buffer = v; RMSprop square_avg = s, step = t; Adam exp_avg = v,
+    exp_avg_sq = s, step = t. db[l] (n[l], 1) -> (n[l],). Arrays are copied (in the parameter's dtype,
+    on its device); a missing or misshapen entry is a ValueError naming it."""
+    if isinstance(optimizer, torch.optim.Adam):
+        kind = "adam"
+    elif isinstance(optimizer, torch.optim.RMSprop):
+        kind = "rmsprop"
+    elif isinstance(optimizer, torch.optim.SGD):
+        kind = "momentum" if any(g.get("momentum", 0) for g in optimizer.param_groups) else "gd"
+    else:
+        raise TypeError(f"optimizer must be SGD, RMSprop or Adam (optimizer_for); got {type(optimizer).__name__}")
+    if kind == "gd":
+        return optimizer
+    opt_state = opt_state or {}
+    counted = kind in ("rmsprop", "adam")
+    if counted and "t" not in opt_state:
+        raise ValueError(f"opt_state of {kind} needs t, the number of steps taken; got keys {sorted(opt_state)}")
+    for name, p in scratch_parameters(model).items():
+        state = optimizer.state[p]
+        for torch_name, course_name in _TORCH_STATE[kind]:
+            value = (opt_state.get(course_name) or {}).get("d" + name)
+            if value is None:
+                raise ValueError(f"opt_state[{course_name!r}] has no entry 'd{name}' for the {kind} optimizer")
+            value = np.asarray(value)
+            if value.size != p.numel() or value.shape not in (tuple(p.shape), (p.numel(), 1)):
+                raise ValueError(f"opt_state[{course_name!r}]['d{name}'] has shape {value.shape}; the parameter "
+                                 f"{name} has {tuple(p.shape) if p.ndim >= 2 else (p.numel(), 1)}")
+            state[torch_name] = torch.tensor(value.reshape(p.shape), dtype=p.dtype, device=p.device)
+        if counted:     # the counter optimizer.step creates: a float32 scalar (float64 beyond 2^24 steps)
+            t = int(opt_state["t"])
+            state["step"] = torch.tensor(float(t), dtype=torch.float32 if t < 2 ** 24 else torch.float64)
+    return optimizer
+
 # ------------------------------------------------------ learning-rate decay (F38)
 
 def lr_scheduler_for(optimizer, schedule, kwargs=None, **kw):

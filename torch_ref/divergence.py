@@ -38,10 +38,16 @@ class DivergenceGuard:
     (e.g. the scratch names "W1", "b1", ... of a DeepNet, as scratch.train reports them).
     """
 
-    def __init__(self, names, check_every=CHECK_EVERY):
+    def __init__(self, names, check_every=CHECK_EVERY, last_finite=None):
         self.names, self.check_every = list(names), int(check_every)
         self._costs, self._maxabs = [], []        # (step, tensor) kept since the last read
-        self._last = None                         # (step, cost) of the last finite cost read so far
+        self._last = last_finite                  # (step, cost) of the last finite cost read so far
+
+    @property
+    def last_finite(self):
+        """(step, cost) of the last finite cost read so far (None before any): what a resumed run's
+        guard starts from (last_finite=), so its errors name the same last finite cost."""
+        return self._last
 
     def after_forward(self, step, cost):
         """Check 1 on J_step (a 0-d tensor), kept for the next read: no kernel, no synchronisation."""

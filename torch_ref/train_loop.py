@@ -11,6 +11,7 @@ batch's statistics and updates BatchNorm1d's running statistics once, as scratch
 (torch's running variance is the unbiased one: convert.course_running_var_to_torch).
 """
 import contextlib
+import warnings
 
 import torch
 
@@ -19,8 +20,11 @@ from scratch.batchnorm import check_step_sizes
 from scratch.network import OUTPUTS, check_targets
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
 
+from scratch.model_file import TrainState
+
 from . import convert, functional
 from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
+from .model_file import set_torch_rng_state, train_state
 
 
 
@@ -62,7 +66,7 @@ def _running_stats_of(norms, saved):
 def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l2_mode="cost", masks=None,
                 callback=None, log_every=1, device=None, check_every=CHECK_EVERY, optimizer="gd", beta=0.9,
                 beta1=0.9, beta2=0.999, epsilon=1e-8, mini_batch_size=None, num_epochs=None, permutations=None,
-                seed=0, lr_schedule=None):
+                seed=0, lr_schedule=None, resume=None, return_state=False):
     """Gradient descent on a DeepNet with torch.optim (F13, F20, F22, F33-F38), scratch.train's twin.
 
     model: a DeepNet (sigmoid or softmax output, with or without batch norm) with finite parameters,
@@ -90,8 +94,17 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
         running statistics of batches 0..i-1, as scratch.train's dev metrics of step i).
     check_every: how often the divergence flags are read back from the device (divergence.py);
         they are also read before every logged step and at the end.
+    resume: a scratch.model_file.TrainState (return_state's, or load_model(path).state of a file saved
+        by any implementation) to continue that run exactly: the model's parameters and running
+        statistics are replaced by the state's, the optimizer's state (course names, converted by
+        convert.load_optimizer_state), the learning-rate schedule's epoch, torch's RNG (nn.Dropout's
+        masks on the CPU) and the step counter are restored, and training runs from step k =
+        resume.step until num_iterations / num_epochs IN TOTAL (more than k), with the same X, Y,
+        optimizer, mini_batch_size and seed. The history then starts with the saved records; callback
+        sees the new steps only. A run resumed from its own state is the uninterrupted run, bit for bit.
+    return_state: also return the TrainState after the last update (to save or resume).
     Returns history: [{"step": i, "epoch": e, "cost": J_i, "train_acc": accuracy of θ_i on the examples of
-    step i}, ...] for the logged steps. Raises FloatingPointError, as scratch.train, naming the first step
+    step i}, ...] for the logged steps (with return_state: (history, TrainState)). Raises FloatingPointError, as scratch.train, naming the first step
     whose cost or updated parameters are not finite and the last finite cost.
     """
     output = getattr(model, "activations", ["sigmoid"])[-1]
@@ -117,6 +130,8 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
                         f"got {type(masks).__name__}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(step, record, model); got {type(callback).__name__}")
+    if resume is not None:
+        _resume_model(model, resume, optimizer, plan, seed, mini_batch_size)
     check_finite_parameters(model)
     first = next(model.parameters())
     if device is not None:
@@ -133,8 +148,22 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
     params = list(model.parameters())
     norms = [mod for mod in model.modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm)]
     guard, history, i = DivergenceGuard(parameter_names(model), check_every), [], 0
-    for epoch in range(plan.num_epochs):
-        for rows in convert.batch_rows(plan.batches(epoch), device):
+    if resume is not None:                                   # where the saved run stopped
+        i = int(resume.step)
+        history = [dict(r) for r in resume.history or [] if r["step"] < i]   # step i is logged again
+        guard = DivergenceGuard(parameter_names(model), check_every, resume.last_finite)
+        if optimizer != "gd":
+            convert.load_optimizer_state(opt, model, resume.opt_state)
+        if scheduler is not None:
+            with warnings.catch_warnings():                  # "lr_scheduler.step() before optimizer.step()"
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range(i // plan.steps_per_epoch):   # α of the epoch the run stopped in
+                    scheduler.step()
+        set_torch_rng_state(resume.torch_rng)
+    start, per_epoch = i, plan.steps_per_epoch
+    for epoch in range(start // per_epoch, plan.num_epochs):
+        skip = start - epoch * per_epoch if epoch == start // per_epoch else 0
+        for rows in convert.batch_rows(plan.batches(epoch)[skip:], device):
             if rows is None:
                 xb, yb, mb = x, y, m
             else:
@@ -165,4 +194,30 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
         if scheduler is not None:
             scheduler.step()                                   # once per epoch: α of epoch + 1
     guard.raise_if_diverged()
-    return history
+    if not return_state:
+        return history
+    return history, train_state(model, i, opt, optimizer, history=[dict(r) for r in history],
+                                last_finite=guard.last_finite,
+                                plan={"m": m, "mini_batch_size": mini_batch_size, "seed": seed})
+
+
+@torch.no_grad()
+def _resume_model(model, resume, optimizer, plan, seed, mini_batch_size):
+    """Check that the TrainState `resume` continues this call (scratch.train's rule), then put its
+    parameters and running statistics into the model (in place, on the model's device and dtype)."""
+    from scratch.train import _check_resume
+    _check_resume(resume, None, optimizer, plan, seed, mini_batch_size)
+    have, saved = convert.scratch_parameters(model), resume.params
+    if set(have) != set(saved):
+        raise ValueError(f"resume: the saved parameters {sorted(saved)} do not fit the model's {sorted(have)}")
+    for name, p in have.items():
+        value = torch.as_tensor(saved[name]).reshape(p.shape) if saved[name].size == p.numel() else None
+        if value is None or tuple(saved[name].shape) not in (tuple(p.shape), (p.numel(), 1)):
+            raise ValueError(f"resume: saved {name} has shape {saved[name].shape}; the model's is {tuple(p.shape)}")
+        p.copy_(value)
+    if getattr(model, "batchnorm", False) and resume.bn_stats is not None:
+        for l in (l for l in range(1, model.L) if model.bn_layers[l - 1]):
+            norm = model.norm(l)
+            norm.running_mean.copy_(torch.as_tensor(resume.bn_stats[f"mu{l}"]).reshape(-1))
+            norm.running_var.copy_(torch.as_tensor(resume.bn_stats[f"var{l}"]).reshape(-1))
+            norm.num_batches_tracked.fill_(int(resume.step))
