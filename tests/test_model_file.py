@@ -12,7 +12,7 @@ from scratch import network
 from scratch.initializers import initialize_parameters
 from scratch.model_file import Model, ModelFileError, TrainState, atomic_write, load_model, save_model
 from torch_ref import convert
-from torch_ref.model_file import deepnet_from_model, load_deepnet, model_from_deepnet, save_deepnet
+from torch_ref.model_file import deepnet_from_model, load_deepnet, save_deepnet
 from torch_ref.models import DeepNet
 
 DIMS, ACTS = [3, 5, 4, 2], ["relu", "tanh", "softmax"]

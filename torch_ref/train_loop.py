@@ -20,8 +20,6 @@ from scratch.batchnorm import check_step_sizes
 from scratch.network import OUTPUTS, check_targets
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
 
-from scratch.model_file import TrainState
-
 from . import convert, functional
 from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
 from .model_file import set_torch_rng_state, train_state
