@@ -24,10 +24,19 @@ classes ("digits10": the ten digits, "blobs3": three Gaussian blobs), whose labe
 Batch norm (F40, F41): batchnorm = true puts it on every hidden layer (b[l] dropped, γ[l], β[l]
 learned), with bn_beta (the running statistics' β; torch's momentum is 1 - β) and bn_eps.
 target_cost: report, per variant, the first logged step whose training cost J_i is at most this.
+
+Every field's value is checked for its kind (FIELD_RULES), wherever it comes from (a TOML file, the
+command line's --set, a model file's JSON): booleans are TOML's true/false only (standardize = "no"
+is refused, not read as true), ints are not booleans, numbers are finite ints or floats, lists hold
+the right kind. Config.to_dict / Config.from_dict turn a Config into plain JSON/TOML values and back
+(validated as load_config validates a file); Config.to_toml writes a file that load_config reads
+back to an equal Config; parse_setting reads the command line's --set KEY=VALUE.
 """
 import dataclasses
+import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 try:
@@ -44,13 +53,90 @@ CLASSES = {"digits10": 10, "blobs3": 3}
 OUTPUTS = ("sigmoid", "softmax")                          # scratch.network.OUTPUTS (no NumPy import here)
 OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")        # scratch.plan.OPTIMIZERS (no NumPy import here)
 DEFAULT_ITERATIONS = 10000                                 # full-batch steps when num_iterations is not given
+# copies of scratch's names (tests/test_cli_config.py checks that they do not drift)
+INIT_METHODS = ("zeros", "random", "xavier", "glorot", "he")           # scratch.initializers.INIT_METHODS
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")  # scratch._checks.ACTIVATION_NAMES
+
+
+def _between(low, high):
+    return lambda v: low <= v < high
+
+
+def _positive(v):
+    return v > 0
+
+
+def _ratios(r):
+    return len(r) == 3 and all(v > 0 for v in r) and math.isclose(sum(r), 1.0, abs_tol=1e-9)
+
+
+# What each field holds (a TOML file, --set or a model file's JSON may give anything): its kind,
+# then an optional test of the value, and the phrase of the message "<name>: <key> must be
+# <phrase>; got <value>". Kinds: bool (true/false only), int (not a bool), number (int or float, not
+# a bool, finite), str, and lists of int / number / str. lr_schedule and variants are checked apart.
+FIELD_RULES = {
+    "description": ("str", None, "a string"),
+    "dataset": ("str", lambda v: v in DATASETS, f"one of {list(DATASETS)}"),
+    "m": ("int", _positive, "a positive int"),
+    "noise": ("number", lambda v: v >= 0, "a non-negative number"),
+    "standardize": ("bool", None, "true or false"),
+    "ratios": ("numbers", _ratios, "a list of 3 positive numbers summing to 1 (train, dev, test)"),
+    "layer_dims": ("ints", lambda v: len(v) >= 2 and all(n >= 1 for n in v),
+                   "a list of at least 2 positive ints [n_x, n[1], ..., n[L]]"),
+    "activations": ("strs", None, "a list of activation names, one per layer"),
+    "keep_probs": ("numbers", lambda v: all(0 < p <= 1 for p in v),
+                   "a list of keep probabilities in (0, 1], one per hidden layer"),
+    "init": ("str", lambda v: v in INIT_METHODS, f"one of {list(INIT_METHODS)}"),
+    "scale": ("number", _positive, "a positive number"),
+    "lambd": ("number", lambda v: v >= 0, "a non-negative number"),
+    "learning_rate": ("number", _positive, "a positive number"),
+    "num_iterations": ("int", _positive, "a positive int"),
+    "seed": ("int", lambda v: v >= 0, "a non-negative int"),
+    "optimizer": ("str", lambda v: v in OPTIMIZERS, f"one of {list(OPTIMIZERS)}"),
+    "beta": ("number", _between(0, 1), "a number in [0, 1)"),
+    "beta1": ("number", _between(0, 1), "a number in [0, 1)"),
+    "beta2": ("number", _between(0, 1), "a number in [0, 1)"),
+    "epsilon": ("number", _positive, "a positive number"),
+    "mini_batch_size": ("int", _positive, "a positive int"),
+    "num_epochs": ("int", _positive, "a positive int"),
+    "batchnorm": ("bool", None, "true or false"),
+    "bn_beta": ("number", _between(0, 1), "a number in [0, 1)"),
+    "bn_eps": ("number", _positive, "a positive number"),
+    "target_cost": ("number", _positive, "a positive number"),
+    "log_every": ("int", _positive, "a positive int"),
+    "impls": ("strs", lambda v: len(v) > 0 and all(i in IMPLS for i in v), f"a non-empty list from {list(IMPLS)}"),
+}
+_OPTIONAL = {"keep_probs", "num_iterations", "mini_batch_size", "num_epochs", "target_cost"}   # None allowed
+_TUPLE_FIELDS = [k for k, (kind, _, _) in FIELD_RULES.items() if kind in ("numbers", "ints", "strs")]
+
+
+def _has_kind(value, kind):
+    """Whether value is of the FIELD_RULES kind: "bool", "int", "number", "str", or a list (or tuple)
+    of the kind without its s ("ints", "numbers", "strs")."""
+    if kind in ("ints", "numbers", "strs"):
+        return isinstance(value, (list, tuple)) and all(_has_kind(v, kind[:-1]) for v in value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return _is_number(value)
+    return isinstance(value, str)
+
+
+def _shown(value):
+    """A value as the messages show it: tuples as lists (as the TOML file writes them), else repr."""
+    return repr(list(value)) if isinstance(value, tuple) else repr(value)
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One run of a sweep: a name and the Config fields it overrides."""
+    """One run of a sweep: a name and the Config fields it overrides (lists kept as tuples)."""
     name: str
     overrides: dict
+
+    def __post_init__(self):
+        object.__setattr__(self, "overrides", {k: _freeze(v) for k, v in self.overrides.items()})
 
 
 @dataclass(frozen=True)
@@ -93,38 +179,27 @@ class Config:
     variants: tuple = field(default=())
 
     def __post_init__(self):
-        if self.dataset not in DATASETS:
-            raise ValueError(f"{self.name}: dataset must be one of {list(DATASETS)}; got {self.dataset!r}")
-        bad = [i for i in self.impls if i not in IMPLS]
-        if bad or not self.impls:
-            raise ValueError(f"{self.name}: impls must be a non-empty list from {list(IMPLS)}; got {list(self.impls)}")
-        for key in ("num_iterations", "mini_batch_size", "num_epochs", "log_every"):
+        for key in _TUPLE_FIELDS:                     # lists (TOML, JSON, code) kept as tuples
+            object.__setattr__(self, key, _freeze(getattr(self, key)))
+        if not isinstance(self.name, str):
+            raise ValueError(f"config name must be a string; got {self.name!r}")
+        for key, (kind, ok, expected) in FIELD_RULES.items():
             value = getattr(self, key)
-            if value is None and key != "log_every":
+            if value is None and key in _OPTIONAL:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{self.name}: {key} must be a positive int; got {value!r}")
-        if not _is_number(self.learning_rate) or not self.learning_rate > 0:
-            raise ValueError(f"{self.name}: learning_rate must be a positive number; got {self.learning_rate!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"{self.name}: seed must be a non-negative int; got {self.seed!r}")
-        if not isinstance(self.batchnorm, bool):
-            raise ValueError(f"{self.name}: batchnorm must be true or false; got {self.batchnorm!r}")
-        if not _is_number(self.bn_beta) or not 0 <= self.bn_beta < 1:
-            raise ValueError(f"{self.name}: bn_beta must be a number in [0, 1); got {self.bn_beta!r}")
-        if not _is_number(self.bn_eps) or not self.bn_eps > 0:
-            raise ValueError(f"{self.name}: bn_eps must be a positive number; got {self.bn_eps!r}")
-        if self.target_cost is not None and (not _is_number(self.target_cost) or not self.target_cost > 0):
-            raise ValueError(f"{self.name}: target_cost must be a positive number; got {self.target_cost!r}")
+            if not (_has_kind(value, kind) and (ok is None or ok(value))):
+                raise ValueError(f"{self.name}: {key} must be {expected}; got {_shown(value)}")
+        if not isinstance(self.variants, tuple) or not all(isinstance(v, Variant) for v in self.variants):
+            raise ValueError(f"{self.name}: variants must be a tuple of Variant; got {self.variants!r}")
         self._check_output()
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"{self.name}: optimizer must be one of {list(OPTIMIZERS)}; got {self.optimizer!r}")
-        for key in ("beta", "beta1", "beta2"):
-            value = getattr(self, key)
-            if not _is_number(value) or not 0 <= value < 1:
-                raise ValueError(f"{self.name}: {key} must be a number in [0, 1); got {value!r}")
-        if not _is_number(self.epsilon) or not 0 < self.epsilon < math.inf:
-            raise ValueError(f"{self.name}: epsilon must be a positive number; got {self.epsilon!r}")
+        hidden = len(self.layer_dims) - 2
+        for l, name in enumerate(self.activations[:-1], start=1):
+            if name not in HIDDEN_ACTIVATIONS:
+                raise ValueError(f"{self.name}: activations[{l - 1}] (hidden layer {l}) must be one of "
+                                 f"{list(HIDDEN_ACTIVATIONS)}; got {name!r}")
+        if self.keep_probs is not None and len(self.keep_probs) != hidden:
+            raise ValueError(f"{self.name}: keep_probs must have one value per hidden layer, len(layer_dims) - 2 "
+                             f"= {hidden}; got {len(self.keep_probs)}")
         if self.mini_batch_size is None:
             if self.num_epochs is not None:
                 raise ValueError(f"{self.name}: num_epochs counts passes of mini-batches: give mini_batch_size "
@@ -229,6 +304,62 @@ class Config:
         out["lr_schedule"] = describe_lr_schedule(self.lr_schedule)
         return out
 
+    def to_dict(self):
+        """Every field as a plain JSON- and TOML-able dict: {"name": ..., "description": ..., ...,
+        "variants": [{"name": ..., <its overrides>}, ...]}, tuples as lists, lr_schedule as the table
+        {"name": ..., <keywords>} (or None), None for an unset optional field. Config.from_dict(name,
+        cfg.to_dict()) == cfg; model files keep it (scratch.model_file's Model.config)."""
+        out = {"name": self.name}
+        for f in dataclasses.fields(self):
+            if f.name not in ("name", "variants"):
+                out[f.name] = _plain(getattr(self, f.name))
+        if self.lr_schedule is not None:
+            out["lr_schedule"] = {"name": self.lr_schedule[0], **_plain(self.lr_schedule[1])}
+        out["variants"] = [{"name": v.name, **_plain(v.overrides)} for v in self.variants]
+        return out
+
+    @classmethod
+    def from_dict(cls, name, d, where=None):
+        """The Config of a dict such as to_dict's or a TOML file's table, validated as load_config
+        validates a file: unknown keys and every field's kind and value refused (ValueError), every
+        variant checked. name: the config's name (a "name" key in d, to_dict's, gives way to it; with
+        name None it is used); where: what the messages name (default: name)."""
+        table = dict(d)
+        own_name = table.pop("name", None)
+        name = own_name if name is None else name
+        where = where or name
+        variants = table.pop("variants", [])
+        if not isinstance(variants, (list, tuple)):
+            raise ValueError(f"{where}: variants must be a list of tables ([[variants]]); got {variants!r}")
+        _check_keys(where, table)
+        parsed = []
+        for k, v in enumerate(variants):
+            if not isinstance(v, dict):
+                raise ValueError(f"{where}: variants[{k}] must be a table; got {v!r}")
+            v = dict(v)
+            vname = v.pop("name", None)
+            if not isinstance(vname, str) or not vname:
+                raise ValueError(f"{where}: variants[{k}] needs a name")
+            if vname in [p.name for p in parsed]:
+                raise ValueError(f"{where}: two variants are named {vname!r} (each names its runs' directory)")
+            _check_keys(f"{where}: variant {vname!r}", v)
+            parsed.append(Variant(vname, v))
+        cfg = cls(name=name, variants=tuple(parsed), **{k: _freeze(v) for k, v in table.items()})
+        cfg.runs()                                   # every variant checked now, before anything runs
+        return cfg
+
+    def to_toml(self):
+        """The config as the text of a TOML file that load_config reads back to an equal Config (when
+        saved as <name>.toml): to_dict's keys at the top level (None ones left out: they are the
+        defaults), then one [[variants]] table per variant."""
+        table = self.to_dict()
+        del table["name"]
+        variants = table.pop("variants")
+        lines = [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+        for v in variants:
+            lines += ["", "[[variants]]"] + [f"{k} = {_toml_value(val)}" for k, val in v.items() if val is not None]
+        return "\n".join(lines) + "\n"
+
 
 def describe_lr_schedule(lr_schedule):
     """"inverse_time(decay_rate=1.0)" for ("inverse_time", {"decay_rate": 1.0}); "None" for None."""
@@ -239,7 +370,10 @@ def describe_lr_schedule(lr_schedule):
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:                  # an int past float's range (a TOML integer of 400 digits)
+        return False
 
 
 def normalize_lr_schedule(where, value):
@@ -276,13 +410,82 @@ def _freeze(value):
     return value
 
 
+def _plain(value):
+    """value with tuples as lists and dicts copied, all the way down (what JSON and TOML hold)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_string(text):
+    """A TOML basic string: JSON's escapes are TOML's (\\" \\\\ \\n \\uXXXX); DEL is a control character too."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(value):
+    """A TOML value: true/false, an int, a float in its shortest exact form (repr: 0.1, 1e-08, inf),
+    a string, an array, an inline table (its None entries left out: the defaults)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(float(value))
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        keys = (k if _BARE_KEY.fullmatch(k) else _toml_string(k) for k in value)
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in zip(keys, value.values()) if v is not None) + "}"
+    raise TypeError(f"no TOML form for {value!r} ({type(value).__name__})")
+
+
 _FIELDS = {f.name for f in dataclasses.fields(Config)} - {"name", "variants"}
+_BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+NOT_SETTABLE = {
+    "name": "the experiment's name is its file's name (it names <logdir>/<name>); copy the .toml file to rename it",
+    "variants": "variants are the [[variants]] tables of a config file; --set KEY=VALUE sets KEY in the "
+                "base config and in every variant",
+}
 
 
 def _check_keys(where, table):
     unknown = sorted(set(table) - _FIELDS)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(_FIELDS)}")
+
+
+def parse_setting(text):
+    """The command line's --set KEY=VALUE as (key, value). VALUE is a TOML value (0.7, true, [2, 10, 1],
+    "he", {name = "exponential"}); a bare word that is not one (he, moons, adam) is the string itself,
+    so `init=he` needs no quotes. Whether the value fits the key is Config's check, as for a file: a
+    bare word where a bool, number or list belongs (standardize=no) is refused there.
+    ValueError for a text without "=", an unknown key (_check_keys' message), name or variants,
+    or a VALUE that is neither."""
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key:
+        raise ValueError(f"expected KEY=VALUE, such as lambd=0.7; got {text!r}")
+    if key in NOT_SETTABLE:
+        raise ValueError(f"{text!r}: {key} cannot be set: {NOT_SETTABLE[key]}")
+    _check_keys(repr(text), {key: None})
+    try:
+        table = tomllib.loads(f"value = {raw}")
+    except tomllib.TOMLDecodeError:
+        table = None
+    if table is not None and list(table) == ["value"]:
+        return key, table["value"]
+    if _BARE_WORD.fullmatch(raw):
+        return key, raw
+    raise ValueError(f"{text!r}: VALUE must be a TOML value (a number such as 0.7, true or false, a list such as "
+                     f"[2, 10, 1] or [\"relu\", \"sigmoid\"], a \"quoted string\") or a bare word (a string such as he); "
+                     f"got {raw!r}")
 
 
 def list_experiments():
@@ -296,7 +499,8 @@ def list_experiments():
 
 
 def load_config(name_or_path):
-    """The Config of a built-in experiment name (experiments/configs/<name>.toml) or of a .toml path.
+    """The Config of a built-in experiment name (experiments/configs/<name>.toml) or of a .toml path
+    (Config.from_dict of its table, named after the file).
 
     Raises FileNotFoundError for an unknown name or path, ValueError for a malformed file.
     """
@@ -309,17 +513,6 @@ def load_config(name_or_path):
             table = tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path}: not valid TOML: {err}") from None
-    variants = table.pop("variants", [])
-    _check_keys(path, table)
-    parsed = []
-    for k, v in enumerate(variants):
-        v = dict(v)
-        vname = v.pop("name", None)
-        if not isinstance(vname, str) or not vname:
-            raise ValueError(f"{path}: variants[{k}] needs a name")
-        _check_keys(f"{path}: variant {vname!r}", v)
-        parsed.append(Variant(vname, {key: _freeze(val) for key, val in v.items()}))
-    name = os.path.splitext(os.path.basename(path))[0]
-    cfg = Config(name=name, variants=tuple(parsed), **{k: _freeze(v) for k, v in table.items()})
-    cfg.runs()                                   # every variant checked now, before anything runs
-    return cfg
+    if "name" in table:
+        raise ValueError(f"{path}: unknown key(s) ['name']; the experiment's name is the file's name")
+    return Config.from_dict(os.path.splitext(os.path.basename(path))[0], table, where=path)

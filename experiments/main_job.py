@@ -193,11 +193,13 @@ def write_confusion(cfg, runs, logdir):
     return paths
 
 
-def format_report(cfg, runs, logdir, total_s=None, figure=None, confusion=()):
+def format_report(cfg, runs, logdir, total_s=None, figure=None, confusion=(), saved=(), resumed=None):
     """The printed summary of runner.run's VariantRuns for config cfg (total_s: the whole run's time;
     figure: the path of the cost-curve PNG, when one was written; confusion: the paths of the
-    confusion-matrix PNGs)."""
+    confusion-matrix PNGs; saved: the model files written; resumed: the Model a run continued)."""
     lines = [f"{cfg.name}: {cfg.description}"]
+    if resumed is not None:
+        lines.append(f"  continued from {resumed.path} ({resumed.impl}'s run, at step {resumed.state.step})")
     sweep = any(r.variant for r in runs)
     width = max([12] + [len(vr.variant) for vr in runs if vr.variant])      # the variant column
     head = f"{'variant':{width}} " if sweep else ""
@@ -230,23 +232,33 @@ def format_report(cfg, runs, logdir, total_s=None, figure=None, confusion=()):
         lines += [f"cost curves of every variant ({runs[0].results[0].impl}): {figure}"]
     for path in confusion:
         lines += [f"confusion matrix on the dev set ({runs[0].results[0].impl}): {path}"]
+    for variant, r, path in saved:
+        lines += [f"model file ({r.impl}{', ' + variant if variant else ''}): {path}"]
     lines += ["", f"TensorBoard runs: {where.replace(os.sep * 2, os.sep)}. Open them with:",
               f"    tensorboard --logdir {shlex.quote(os.path.join(logdir, cfg.name))}"]
     return "\n".join(lines)
 
 
-def main_job(cfg, impls=None, logdir="logs", device=None, data_paths=None):
+def main_job(cfg, impls=None, logdir="logs", device=None, data_paths=None, save=None, resume=None):
     """Run cfg (runner.run) and print its report; for a sweep, also the cost curves of every
     variant into <logdir>/<experiment>/costs.png (figures.cost_curves); for a softmax network, its
-    confusion matrix into confusion.png (write_confusion). Returns the VariantRuns
+    confusion matrix into confusion.png (write_confusion). save: a path: each implementation's trained
+    model is written there as a model file (runner.save_paths names them); resume: a
+    scratch.model_file.Model whose run every implementation continues. Returns the VariantRuns
     (VariantRuns.agree says whether its implementations agree)."""
     start = time.perf_counter()
-    runs = runner.run(cfg, impls=impls, logdir=logdir, device=device, data_paths=data_paths)
+    if save is not None:
+        runner.check_save_path(save)                     # before training, not after
+    runs = runner.run(cfg, impls=impls, logdir=logdir, device=device, data_paths=data_paths, resume=resume)
+    saved = []
+    if save is not None:
+        runner.save_models(runs, save)
+        saved = runner.save_paths(save, runs)
     figure = None
     if any(vr.variant for vr in runs):
         figure = figures.cost_curves(runs, os.path.join(runner.experiment_dir(logdir, cfg), figures.FIGURE_NAME),
                                      title=cfg.description or cfg.name, target=cfg.target_cost)
     confusion = write_confusion(cfg, runs, logdir)
     print(format_report(cfg, runs, logdir, total_s=time.perf_counter() - start, figure=figure,
-                        confusion=confusion))
+                        confusion=confusion, saved=saved, resumed=resume))
     return runs

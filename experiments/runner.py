@@ -40,10 +40,13 @@ from .config import CLASSES
 
 @dataclass
 class Dataset:
-    """Course layout: X (n_x, m), Y (1, m) (or one-hot (C, m)) per part; test may be None."""
+    """Course layout: X (n_x, m), Y (1, m) (or one-hot (C, m)) per part; test may be None.
+    preprocess: how raw inputs became these X, for a model file (scratch.model_file.Model.preprocess):
+    None, {"scale": s} (catvnoncat's pixels / 255) and/or {"mu", "sigma"} (standardize, F23)."""
     train: tuple
     dev: tuple
     test: tuple = None
+    preprocess: dict = None
 
 
 @dataclass
@@ -55,7 +58,9 @@ class RunResult:
     flattened by flatten_params). None where a run was not recorded. confusion: the (C, C) confusion
     matrix on the dev set of a softmax network (rows: true class, columns: predicted), else None.
     bn_stats: the running statistics {"mu{l}", "var{l}"} of a batch-norm network (each implementation's
-    own: torch's variance is the unbiased average), else None."""
+    own: torch's variance is the unbiased average), else None. model: the trained network as a model
+    file holds it (scratch.model_file.Model: θ_N, the architecture, the inputs' preprocessing, the
+    config and the TrainState to resume from), written by run(save=...)."""
     impl: str
     params: dict
     final_cost: float
@@ -67,6 +72,7 @@ class RunResult:
     thetas: np.ndarray = None
     confusion: np.ndarray = None
     bn_stats: dict = None
+    model: object = None
 
 
 @dataclass
@@ -110,7 +116,7 @@ def load_data(cfg, data_paths=None):
         if not data_paths:
             raise ValueError("catvnoncat needs the course's files: --data TRAIN_H5 TEST_H5")
         train, dev, _ = sdata.load_catvnoncat(*data_paths)
-        parts = Dataset(train, dev)
+        parts = Dataset(train, dev, preprocess={"scale": 1 / 255})       # load_catvnoncat divides by 255
     else:
         loaders = {"flower": lambda: sdata.load_flower(cfg.m, cfg.seed),
                    "moons": lambda: sdata.make_moons(cfg.m, cfg.noise, cfg.seed),
@@ -123,8 +129,9 @@ def load_data(cfg, data_paths=None):
         parts = Dataset(*sdata.split(X, Y, ratios=cfg.ratios, seed=cfg.seed))
     if cfg.standardize:
         others = [p for p in (parts.dev, parts.test) if p is not None]
-        *std, _ = sdata.standardize(parts.train[0], *[p[0] for p in others])
-        parts = Dataset((std[0], parts.train[1]), *[(x, p[1]) for x, p in zip(std[1:], others)])
+        *std, stats = sdata.standardize(parts.train[0], *[p[0] for p in others])
+        parts = Dataset((std[0], parts.train[1]), *[(x, p[1]) for x, p in zip(std[1:], others)],
+                        preprocess={**(parts.preprocess or {}), "mu": stats.mu, "sigma": stats.sigma})
     if parts.train[0].shape[0] != cfg.layer_dims[0]:
         raise ValueError(f"{cfg.name}: layer_dims[0] must be n_x = {parts.train[0].shape[0]} for dataset "
                          f"{cfg.dataset!r}; got {cfg.layer_dims[0]}")
@@ -235,11 +242,30 @@ def bn_kwargs(cfg):
     return dict(bn_beta=cfg.bn_beta, bn_eps=cfg.bn_eps)
 
 
-def run_scratch(cfg, data, params0, path, device=None, masks=None):
-    """scratch.train (NumPy) from params0; history records written as they come."""
+def _write_earlier(writer, resume):
+    """A resumed run's records before its first new step (TrainState.history), so its TensorBoard
+    curves are the whole run's."""
+    for record in (resume.history or []) if resume is not None else []:
+        if record["step"] < resume.step:
+            tb.write_record(writer, record)
+
+
+def _model(cfg, data, impl, params, bn_stats, state, bn_unbiased=False):
+    """The scratch.model_file.Model of a run (what run(save=...) writes)."""
+    from scratch.model_file import Model
+    return Model(params=params, layer_dims=list(cfg.layer_dims), activations=list(cfg.activations),
+                 keep_probs=cfg.keep_probs and list(cfg.keep_probs), bn_stats=bn_stats, bn_eps=cfg.bn_eps,
+                 bn_beta=cfg.bn_beta, bn_unbiased=bn_unbiased, preprocess=data.preprocess, state=state,
+                 config=cfg.to_dict(), impl=impl)
+
+
+def run_scratch(cfg, data, params0, path, device=None, masks=None, resume=None):
+    """scratch.train (NumPy) from params0, or continuing the TrainState `resume`; history records
+    written as they come."""
     from scratch.train import train
     writer, bar = tb.open_writer(path), Progress("scratch", cfg.num_steps(data.train[0].shape[1]))
     trajectory = Trajectory()
+    _write_earlier(writer, resume)
 
     def log(step, record, params):               # params: θ_step, before update `step`
         trajectory.add(step, record["cost"], params)
@@ -247,9 +273,9 @@ def run_scratch(cfg, data, params0, path, device=None, masks=None):
         bar.update(step, record["cost"])
 
     start = time.perf_counter()
-    res = train(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0, rng=cfg.seed,
-                keep_probs=cfg.keep_probs and list(cfg.keep_probs), X_dev=data.dev[0], Y_dev=data.dev[1],
-                callback=log, **train_kwargs(cfg, masks), **bn_kwargs(cfg))
+    res = train(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0 if resume is None else None,
+                rng=cfg.seed, keep_probs=cfg.keep_probs and list(cfg.keep_probs), X_dev=data.dev[0],
+                Y_dev=data.dev[1], callback=log, resume=resume, **train_kwargs(cfg, masks), **bn_kwargs(cfg))
     wall, params = time.perf_counter() - start, res.final_params
     bar.close()
     acts, stats = list(cfg.activations), dict(bn_stats=res.bn_stats, bn_eps=cfg.bn_eps)
@@ -259,7 +285,8 @@ def run_scratch(cfg, data, params0, path, device=None, masks=None):
     # J(θ_N): batch norm with the training set's own statistics (no bn_stats), as the torch evaluator
     final_cost = network.model_cost(*data.train, params, acts, lambd=cfg.lambd, bn_eps=cfg.bn_eps)
     result = RunResult("scratch", params, final_cost, _accuracies(predict, data), wall, path,
-                       *trajectory.arrays(), confusion=_confusion(cfg, predict, data), bn_stats=res.bn_stats)
+                       *trajectory.arrays(), confusion=_confusion(cfg, predict, data), bn_stats=res.bn_stats,
+                       model=_model(cfg, data, "scratch", params, res.bn_stats, res.state))
     proba = lambda X: network.model_forward(X, params, acts, **stats)[0]           # noqa: E731
     _finish(writer, cfg, "scratch", result, proba, data)
     return result
@@ -299,8 +326,9 @@ def _torch_device(device):
     return device
 
 
-def run_torch(cfg, data, params0, path, device=None, masks=None):
-    """torch_ref.train_loop.train_plain on a DeepNet holding params0; dev metrics at logged steps."""
+def run_torch(cfg, data, params0, path, device=None, masks=None, resume=None):
+    """torch_ref.train_loop.train_plain on a DeepNet holding params0 (or continuing the TrainState
+    `resume`); dev metrics at logged steps."""
     import torch
     from torch_ref import convert, functional
     from torch_ref.models import DeepNet
@@ -319,22 +347,28 @@ def run_torch(cfg, data, params0, path, device=None, masks=None):
                                           model.activations[-1]))
     writer, bar = tb.open_writer(path), Progress("torch", cfg.num_steps(data.train[0].shape[1]))
     trajectory = Trajectory()
+    _write_earlier(writer, resume)
+    records = [r for r in (resume.history or []) if r["step"] < resume.step] if resume is not None else []
 
     def log(step, record, model):            # model holds θ_step; dev cost without L2, as scratch's
         trajectory.add(step, record["cost"], model.to_params())
         record.update(dev_cost=dev_cost(*data.dev),
                       dev_acc=float(np.mean(predict(data.dev[0]) == labels(data.dev[1]))))
         tb.write_record(writer, record)
+        records.append(record)
         bar.update(step, record["cost"])
 
     start = time.perf_counter()
-    train_plain(model, *data.train, callback=log, **train_kwargs(cfg, masks))
+    _, state = train_plain(model, *data.train, callback=log, resume=resume, return_state=True,
+                           **train_kwargs(cfg, masks))
+    state.history = records                  # with the dev metrics, for the curves of a resumed run
     wall = time.perf_counter() - start
     bar.close()
     model.eval()
     result = RunResult("torch", model.to_params(), cost(*data.train, cfg.lambd), _accuracies(predict, data),
                        wall, path, *trajectory.arrays(), confusion=_confusion(cfg, predict, data),
-                       bn_stats=model.to_bn_stats())
+                       bn_stats=model.to_bn_stats(),
+                       model=_model(cfg, data, "torch", model.to_params(), model.to_bn_stats(), state, True))
     _finish(writer, cfg, "torch", result, proba, data)
     return result
 
@@ -375,7 +409,7 @@ def _progress_callback(bar):
     return ProgressLine()
 
 
-def run_lightning(cfg, data, params0, path, device=None, masks=None):
+def run_lightning(cfg, data, params0, path, device=None, masks=None, resume=None):
     """torch_ref.lightning.train_lightning (one Lightning epoch of all N update steps, precision "64-true")
     from params0, its TensorBoardLogger writing `path`; then trainer.test when there is a test set."""
     import warnings
@@ -390,8 +424,13 @@ def run_lightning(cfg, data, params0, path, device=None, masks=None):
                                default_hp_metric=False)
     test = data.test or (None, None)
     trajectory, bar = Trajectory(), Progress("lightning", cfg.num_steps(data.train[0].shape[1]))
+    if resume is not None:
+        earlier = tb.open_writer(path)
+        _write_earlier(earlier, resume)
+        earlier.close()
     start = time.perf_counter()
-    res = train_lightning(*data.train, list(cfg.layer_dims), list(cfg.activations), params=params0,
+    res = train_lightning(*data.train, list(cfg.layer_dims), list(cfg.activations),
+                          params=params0 if resume is None else None, resume=resume,
                           keep_probs=cfg.keep_probs and list(cfg.keep_probs),
                           X_dev=data.dev[0], Y_dev=data.dev[1], X_test=test[0], Y_test=test[1],
                           logger=logger, accelerator=accelerator, precision="64-true",
@@ -404,7 +443,8 @@ def run_lightning(cfg, data, params0, path, device=None, masks=None):
     model = res.module.model.eval()
     cost, predict, proba = _torch_evaluator(model)
     result = RunResult("lightning", res.params, cost(*data.train, cfg.lambd), _accuracies(predict, data), wall, path,
-                       *trajectory.arrays(), confusion=_confusion(cfg, predict, data), bn_stats=res.bn_stats)
+                       *trajectory.arrays(), confusion=_confusion(cfg, predict, data), bn_stats=res.bn_stats,
+                       model=_model(cfg, data, "lightning", res.params, res.bn_stats, res.state, True))
     # train_lightning wrote the confusion matrix itself (torch_ref.lightning.log_confusion_matrix)
     _finish(logger.experiment, cfg, "lightning", result, proba, data, confusion_image=False)
     return result
@@ -480,13 +520,42 @@ def write_parity(comparisons, results):
             tb.write_parity(dirs[c.impl], c.steps, c.param_rel_diff, c.cost_rel_diff)
 
 
-def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
+def save_paths(path, runs):
+    """Where run(save=path) writes each model: path itself when one implementation trained one run,
+    else <stem>-<variant>-<impl><ext> (without variants <stem>-<impl><ext>). [(variant, RunResult, path)]."""
+    results = [(vr.variant, r) for vr in runs for r in vr.results]
+    if len(results) == 1:
+        return [(*results[0], os.fspath(path))]
+    stem, ext = os.path.splitext(os.fspath(path))
+    return [(variant, r, f"{stem}{'-' + variant if variant else ''}-{r.impl}{ext or '.npz'}") for variant, r in results]
+
+
+def check_save_path(path):
+    """--save PATH: its directory exists and PATH is not a directory (checked before training)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"--save {path}: is a directory; give a file name such as {os.path.join(path, 'model.npz')}")
+    if not os.path.isdir(directory):
+        raise ValueError(f"--save {path}: directory {directory!r} does not exist")
+    return path
+
+
+def save_models(runs, path):
+    """Write each run's model file (save_paths; atomic). Returns the paths written."""
+    from scratch.model_file import save_model
+    return [save_model(target, r.model) for _, r, target in save_paths(path, runs)]
+
+
+def run(cfg, impls=None, logdir="logs", device=None, data_paths=None, resume=None):
     """Train every variant of cfg with every implementation in impls (default cfg.impls), all from
     the θ_0 that initialize_parameters(layer_dims, init, rng=seed, scale) draws in float64, with the
     same optimization arguments (train_kwargs: optimizer, mini-batches of the same order, lr_schedule),
     and with dropout all with the same masks (shared_dropout_masks). Steps are update steps.
     Everything that can be refused is refused before anything trains or is removed (the device,
     --data, the data sets and their n_x); then <logdir>/<experiment> is cleared (clear_experiment).
+    resume: a scratch.model_file.Model with a TrainState (a run's model file): every implementation
+    continues that run from its step (cfg must be a single run, the file's config with the new length).
     Returns a list of VariantRuns, one per variant (one in all without variants), each with its
     implementations compared with the first one (compare; their curves written by write_parity)."""
     impls = list(impls or cfg.impls)
@@ -502,6 +571,16 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
         elif datasets[key].train[0].shape[0] != vcfg.layer_dims[0]:
             load_data(vcfg, data_paths)                          # raises the n_x error
         plan.append((variant, vcfg, datasets[key]))
+    if resume is not None:
+        if cfg.variants:
+            raise ValueError("a model file continues one run; its config has no variants")
+        if resume.state is None:
+            raise ValueError(f"{resume.path}: holds no training state (saved without one), so it cannot be resumed")
+        total = cfg.num_steps(plan[0][2].train[0].shape[1])
+        if resume.state.step >= total:
+            raise ValueError(f"{resume.path}: the run has already trained {resume.state.step} steps; ask for more "
+                             f"(--steps: with full batch the total number of steps, with mini-batches of epochs; "
+                             f"now {total} steps)")
     clear_experiment(logdir, cfg)
     out = []
     for variant, vcfg, data in plan:
@@ -511,7 +590,7 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None):
                                      vcfg.mini_batch_size)
         with _threads_for(vcfg):
             results = [RUNNERS[impl](vcfg, data, params0, tb.run_dir(logdir, cfg.name, impl, variant),
-                                     device, masks) for impl in impls]
+                                     device, masks, resume=resume and resume.state) for impl in impls]
         comparisons = compare_variant(results)
         write_parity(comparisons, results)
         sizes = {k: (p[0].shape[1] if p is not None else 0) for k, p in vars(data).items()}

@@ -7,8 +7,13 @@ Checks never modify or copy what they are given: a rejected call changes nothing
 
 Shapes follow the course: examples are columns, X is (n_x, m), Y is (1, m),
 W[l] is (n[l], n[l-1]), b[l] is (n[l], 1).
+
+The size guard (at the end) refuses, before anything is allocated, a request whose arrays would
+exceed a memory budget (MemoryBudgetError, a ValueError), instead of attempting terabytes.
 """
+import functools
 import numbers
+import os
 import re
 
 import numpy as np
@@ -261,3 +266,197 @@ def check_finite(name, A):
         entries = "entry" if bad == 1 else "entries"
         raise ValueError(f"{name} must be finite (no NaN or inf); got {bad} non-finite {entries}")
     return A
+
+
+# ---------------------------------------------------------------- size guard
+# Entry points that allocate from user-given sizes (initializers, data generators, training) compute,
+# with Python ints (no overflow) and before allocating anything, how many bytes the request needs, and
+# refuse it when that exceeds the budget. The budget bounds what ONE call allocates, not the process.
+
+MEMORY_BUDGET_ENV = "TORCH_REF_MEMORY_BUDGET"
+DEFAULT_BUDGET_FRACTION = 0.5           # of the machine's memory: room for the data, torch and the OS
+FALLBACK_MEMORY_BUDGET = 8 * 2**30      # when the machine's memory cannot be read
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = re.compile(r"\s*((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", re.IGNORECASE)
+_override = None                        # set_memory_budget's value, or None
+
+
+class MemoryBudgetError(ValueError):
+    """A request whose arrays would exceed the memory budget, refused before allocating anything.
+
+    A ValueError, not a MemoryError: nothing ran out of memory; a user-given size (m, a width, C) was
+    refused, like any other bad argument, and the CLI's error handler prints it as one line."""
+
+
+def parse_bytes(text, name=MEMORY_BUDGET_ENV):
+    """A size such as "8GiB", "512 MiB", "1.5GB", "2e9" or "4096" (bytes) -> int bytes > 0.
+    Units, case-insensitive: B, KB/MB/GB/TB (powers of 1000), KiB/MiB/GiB/TiB (powers of 1024).
+    ValueError naming `name` for anything else."""
+    match = _SIZE.fullmatch(str(text))
+    unit = match and _UNITS.get(match.group(2).lower() or "b")
+    if not unit:
+        raise ValueError(f"{name} must be a size in bytes such as 8GiB, 512MiB, 1.5GB or 2e9 "
+                         f"(units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB); got {text!r}")
+    nbytes = float(match.group(1)) * unit
+    if not 1 <= nbytes < float("inf"):
+        raise ValueError(f"{name} must be at least 1 byte (and finite); got {text!r}")
+    return int(nbytes)
+
+
+@functools.lru_cache(maxsize=None)
+def _machine_memory():
+    """The bytes of memory this process may use: physical RAM (os.sysconf), or the container's
+    cgroup limit when lower; None when neither can be read."""
+    sizes = []
+    try:
+        sizes.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):       # not on this platform (e.g. Windows)
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                sizes.append(int(f.read().strip()))     # "max" (no limit) raises ValueError
+        except (OSError, ValueError):
+            pass
+    sizes = [s for s in sizes if s > 0]
+    return min(sizes) if sizes else None
+
+
+def memory_budget():
+    """The most bytes one call may allocate, in this order:
+      1. set_memory_budget(n) (a process-wide override, for tests and notebooks);
+      2. the environment variable TORCH_REF_MEMORY_BUDGET ("8GiB", "512MiB", "1.5GB", "2e9", ...;
+         a bad value is a ValueError naming it);
+      3. the default: half of the machine's memory (physical RAM, or the container's cgroup limit
+         when lower), 8 GiB when it cannot be read. Half, because one request of more than that
+         would leave no room for the data already loaded, torch and the OS: it would swap or be
+         killed by the OOM killer without a message. On a 16 GiB machine that is 8 GiB, ten times
+         what the course's largest cases need (m = 10^6 examples of 100 float64 features: 0.8 GB).
+    """
+    if _override is not None:
+        return _override
+    text = os.environ.get(MEMORY_BUDGET_ENV)
+    if text is not None and text.strip():
+        return parse_bytes(text)
+    machine = _machine_memory()
+    return int(machine * DEFAULT_BUDGET_FRACTION) if machine else FALLBACK_MEMORY_BUDGET
+
+
+def set_memory_budget(nbytes):
+    """Override the memory budget for this process: an int of bytes > 0 or a size string ("2GiB");
+    None goes back to the environment variable or the default. Returns the previous override
+    (None if there was none), so that a test can restore it."""
+    global _override
+    previous = _override
+    if nbytes is None:
+        _override = None
+    elif isinstance(nbytes, str):
+        _override = parse_bytes(nbytes, "nbytes")
+    else:
+        _override = check_count("nbytes", nbytes, minimum=1)
+    return previous
+
+
+def format_bytes(n):
+    """A byte count for messages: "512 B", "1.50 KiB", "7.45 GiB", "13.64 TiB" (powers of 1024)."""
+    n = int(n)
+    if abs(n) < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        value /= 1024
+        if abs(value) < 1024 or unit == "EiB":
+            return f"{value:.2f} {unit}"
+
+
+def check_memory(what, nbytes, purpose=None):
+    """Refuse a request that needs more than memory_budget() bytes, before it allocates anything.
+
+    what: who asks and with which sizes, e.g. "initialize_parameters: layer_dims [1000000, 1000000, 1]";
+    nbytes: the bytes it would allocate (a Python int: no overflow); purpose: what for, e.g. "the
+    parameters". Raises MemoryBudgetError (a ValueError):
+      "initialize_parameters: layer_dims [1000000, 1000000, 1] needs 7.45 GiB for the parameters,
+       over the memory budget of 4.00 GiB (set TORCH_REF_MEMORY_BUDGET to change it)".
+    Returns nbytes."""
+    nbytes, budget = int(nbytes), memory_budget()
+    if nbytes > budget:
+        source = " (set by set_memory_budget)" if _override is not None else ""
+        purpose = f" for {purpose}" if purpose else ""
+        raise MemoryBudgetError(f"{what} needs {format_bytes(nbytes)}{purpose}, over the memory budget of "
+                                f"{format_bytes(budget)}{source} (set {MEMORY_BUDGET_ENV} to change it)")
+    return nbytes
+
+
+def short_list(values, head=4, tail=2):
+    """A list for messages, shortened when long: [784, 100, 100, 100, ..., 100, 10] (L + 1 = 12 entries)."""
+    values = list(values)
+    if len(values) <= head + tail + 1:
+        return str(values)
+    return f"[{', '.join(map(str, values[:head]))}, ..., {', '.join(map(str, values[-tail:]))}] " \
+           f"({len(values)} entries)"
+
+
+def _per_hidden_layer(name, values, L, default):
+    """values for hidden layers 1..L-1: a list of L-1 values, or one value (None: default) for every
+    hidden layer. Returns a list of L-1 values."""
+    if isinstance(values, (list, tuple)):
+        if len(values) != L - 1:
+            raise ValueError(f"{name} must be one value or a list of L-1 = {L - 1} values (hidden layers "
+                             f"1..L-1); got {list(values)!r}")
+        return list(values)
+    return [default if values is None else values] * (L - 1)
+
+
+def parameter_count(layer_dims, batchnorm=False):
+    """The number of parameters of layer_dims = [n[0], ..., n[L]] (a Python int):
+    Σ_l n[l]·n[l-1] (the W[l]) + n[l] (b[l]), plus n[l] more for each hidden batch-norm layer
+    (γ[l] and β[l] in place of b[l]). batchnorm: a bool or L-1 bools (hidden layers 1..L-1)."""
+    dims = [check_count(f"layer_dims[{i}]", n, minimum=1) for i, n in enumerate(layer_dims)]
+    bn = [bool(f) for f in _per_hidden_layer("batchnorm", batchnorm, len(dims) - 1, False)] + [False]
+    return sum(dims[l] * dims[l - 1] + dims[l] * (2 if bn[l - 1] else 1) for l in range(1, len(dims)))
+
+
+# State slots per parameter each optimizer keeps (v for momentum, s for RMSprop, v and s for Adam).
+OPTIMIZER_SLOTS = {"gd": 0, "momentum": 1, "rmsprop": 1, "adam": 2}
+
+
+def estimate_training_bytes(layer_dims, m, itemsize, optimizer="gd", keep_probs=None, batchnorm=False,
+                            mini_batch_size=None):
+    """A generous estimate of one training step's working set, in bytes (a Python int), for a network
+    layer_dims = [n[0], ..., n[L]] trained on m examples of `itemsize`-byte floats (8: float64, 4: float32).
+    With b = mini_batch_size (m when None), it counts, in arrays of itemsize-byte entries:
+      data        (n[0] + n[L])·(m + b)        X and Y, and the step's copy of them (the mini-batch
+                                               gathered by X[:, columns], or Y cast to X's dtype)
+                  + 6·8·m bytes with mini-batches   the epoch's int64 permutation and its check's copies
+                                               (np.unique's sorted values and counts)
+      caches      b·Σ_l k[l]·n[l]              what the forward pass keeps for backward: Z[l] and A[l]
+                                               (k = 2), + 1 with dropout (the mask D[l], counted at
+                                               itemsize though it is bool), + 2 with batch norm (z_norm, Z̃)
+      transients  4·b·max_l n[l]               the backward pass's dA[l], dZ[l], g'(Z[l]), dA[l-1]
+                                               (or the forward's dropout draw, Z - μ: fewer, not at once)
+      parameters  P·(4 + 2·slots)              θ, dθ, an update temporary and a best-so-far copy (early
+                                               stopping), and each optimizer slot (0 gd, 1 momentum /
+                                               rmsprop, 2 adam) with its bias-corrected temporary
+    O(L), nothing allocated. keep_probs: None or L-1 keep probabilities (1 = no dropout on that layer);
+    batchnorm: a bool or L-1 bools. Not counted: the dev set's forward pass, if any, and Python's
+    bookkeeping (a history record per logged step, about 0.5 KiB each).
+    """
+    if not isinstance(layer_dims, (list, tuple)) or len(layer_dims) < 2:
+        raise ValueError(f"layer_dims must be a list of at least 2 ints [n[0], ..., n[L]]; got {layer_dims!r}")
+    dims = [check_count(f"layer_dims[{i}]", n, minimum=1) for i, n in enumerate(layer_dims)]
+    L = len(dims) - 1
+    m = check_count("m", m, minimum=1)
+    itemsize = check_count("itemsize", itemsize, minimum=1)
+    check_choice("optimizer", optimizer, tuple(OPTIMIZER_SLOTS))
+    b = m if mini_batch_size is None else min(m, check_count("mini_batch_size", mini_batch_size, minimum=1))
+    dropout = [check_keep_prob(f"keep_probs[{i}]", kp) < 1
+               for i, kp in enumerate(_per_hidden_layer("keep_probs", keep_probs, L, 1.0))]
+    bn = [bool(f) for f in _per_hidden_layer("batchnorm", batchnorm, L, False)]
+    k = [2 + dropout[l - 1] + 2 * bn[l - 1] if l < L else 2 for l in range(1, L + 1)]
+    entries = ((dims[0] + dims[L]) * (m + b)
+               + b * sum(k[l - 1] * dims[l] for l in range(1, L + 1))
+               + 4 * b * max(dims[1:])
+               + parameter_count(dims, bn) * (4 + 2 * OPTIMIZER_SLOTS[optimizer]))
+    return entries * itemsize + (6 * 8 * m if mini_batch_size is not None else 0)
+

@@ -16,7 +16,8 @@ import math
 
 import numpy as np
 
-from ._checks import as_generator, check_choice, check_count, check_positive
+from ._checks import (as_generator, check_choice, check_count, check_memory, check_positive, parameter_count,
+                      short_list)
 
 INIT_METHODS = ("zeros", "random", "xavier", "glorot", "he")
 
@@ -52,6 +53,8 @@ def initialize_parameters(layer_dims, method, rng=None, scale=0.01, dtype=np.flo
           (n[l], 1) instead of b[l] (torch's BatchNorm1d starts there too); the W[l] are the same
           draws as without batch norm.
     rng: numpy.random.Generator, int seed or None. scale: the std for method="random".
+    Refuses (MemoryBudgetError, a ValueError) layer_dims whose parameters would exceed the memory
+    budget (scratch._checks.memory_budget), before drawing anything: see initialize_bytes.
     """
     if not isinstance(layer_dims, (list, tuple)):
         raise TypeError(f"layer_dims must be a list of ints [n[0], ..., n[L]]; "
@@ -63,6 +66,8 @@ def initialize_parameters(layer_dims, method, rng=None, scale=0.01, dtype=np.flo
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"dtype must be a float dtype; got {dtype}")
+    check_memory(f"initialize_parameters: layer_dims {short_list(dims)}",
+                 initialize_bytes(dims, dtype, bool(batchnorm)), "the parameters and their float64 draw")
     rng = as_generator(rng)
     params = {}
     for l in range(1, len(dims)):
@@ -78,3 +83,11 @@ def initialize_parameters(layer_dims, method, rng=None, scale=0.01, dtype=np.flo
         else:
             params[f"b{l}"] = np.zeros((dims[l], 1), dtype=dtype)
     return params
+
+
+def initialize_bytes(layer_dims, dtype=np.float64, batchnorm=False):
+    """The bytes initialize_parameters(layer_dims, ..., dtype, batchnorm) allocates at its peak (a Python
+    int, computed without allocating): every parameter in dtype, plus the float64 draw of the largest
+    W[l] and its product with the std (both alive while W[l] is cast to dtype)."""
+    largest = max(n * n_prev for n_prev, n in zip(layer_dims[:-1], layer_dims[1:]))
+    return parameter_count(layer_dims, batchnorm) * np.dtype(dtype).itemsize + 2 * 8 * largest

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._checks import (check_count, check_finite, check_labels, check_matrix, check_positive,
+from ._checks import (check_count, check_finite, check_labels, check_matrix, check_memory, check_positive,
                       check_real)
 from .activations import sigmoid
 from .losses import compute_cost
@@ -22,8 +22,10 @@ from .train import divergence_error
 
 
 def initialize_with_zeros(dim):
-    """w = zeros (dim, 1), b = 0.0 (zeros are fine here: one unit has no symmetry to break)."""
+    """w = zeros (dim, 1), b = 0.0 (zeros are fine here: one unit has no symmetry to break).
+    A dim whose w would exceed the memory budget is refused (MemoryBudgetError, a ValueError)."""
     dim = check_count("dim", dim, minimum=1)
+    check_memory(f"initialize_with_zeros: dim = {dim}", 8 * dim, "w")
     return np.zeros((dim, 1)), 0.0
 
 

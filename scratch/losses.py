@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from ._checks import check_count, check_labels, check_matrix, check_nonneg, check_one_hot
+from ._checks import check_count, check_labels, check_matrix, check_memory, check_nonneg, check_one_hot
 
 
 def _check_AL_Y(AL, Y, name="AL"):
@@ -72,7 +72,8 @@ def one_hot(labels, C, dtype=np.float64):
     """Class indices -> one-hot columns: Y[k, i] = 1 where labels[i] = k, else 0.
 
     labels: m class indices in 0..C-1, shape (m,) or (1, m), ints (or floats holding whole numbers).
-    C: the number of classes, >= 2. Returns Y: (C, m) of dtype.
+    C: the number of classes, >= 2. Returns Y: (C, m) of dtype. A (C, m) over the memory budget is
+    refused (MemoryBudgetError, a ValueError) before it is allocated.
     """
     C = check_count("C", C, minimum=2)
     labels = np.asarray(labels)
@@ -85,6 +86,8 @@ def one_hot(labels, C, dtype=np.float64):
     outside = labels[(labels < 0) | (labels >= C)]
     if outside.size:
         raise ValueError(f"labels must lie in 0..{C - 1} (C = {C}); got {np.unique(outside)[:5].tolist()}")
+    dtype = np.dtype(dtype)
+    check_memory(f"one_hot: C = {C} classes x m = {labels.size} labels", C * labels.size * dtype.itemsize, "Y")
     Y = np.zeros((C, labels.size), dtype=dtype)
     Y[labels.astype(np.intp), np.arange(labels.size)] = 1
     return Y

@@ -246,8 +246,8 @@ def _write_h5(path, **datasets):
 def catvnoncat_files(tmp_path):
     rng = np.random.default_rng(0)
     train, test = tmp_path / "train.h5", tmp_path / "test.h5"
-    x_tr = rng.integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
-    x_te = rng.integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)
+    x_tr = rng.integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)     # the course's (m, 64, 64, 3) images
+    x_te = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
     _write_h5(train, train_set_x=x_tr, train_set_y=np.array([0, 1, 1, 0, 1]),
               list_classes=np.array([b"non-cat", b"cat"]))
     _write_h5(test, test_set_x=x_te, test_set_y=np.array([1, 0]), list_classes=np.array([b"non-cat", b"cat"]))
@@ -257,12 +257,12 @@ def catvnoncat_files(tmp_path):
 def test_catvnoncat_loads_fake_files(catvnoncat_files):
     train, test, x_tr, x_te = catvnoncat_files
     (X_tr, Y_tr), (X_te, Y_te), classes = data.load_catvnoncat(train, test)
-    assert X_tr.shape == (48, 5) and X_te.shape == (48, 2)
+    assert X_tr.shape == (12288, 5) and X_te.shape == (12288, 2)
     np.testing.assert_allclose(X_tr, x_tr.reshape(5, -1).T / 255.0)      # the course's flatten
     np.testing.assert_array_equal(Y_tr, [[0, 1, 1, 0, 1]])
     np.testing.assert_array_equal(Y_te, [[1, 0]])
     assert classes == ["non-cat", "cat"]
-    np.testing.assert_allclose(data.flip_horizontal(X_tr, (4, 4, 3))[:, 0],
+    np.testing.assert_allclose(data.flip_horizontal(X_tr, data.CATVNONCAT_IMAGE_SHAPE)[:, 0],
                                x_tr[0, :, ::-1, :].reshape(-1) / 255.0)
 
 

@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scratch._checks import check_activation, check_count, check_keep_prob, check_params, check_positive
-from scratch.initializers import INIT_METHODS, initialize_parameters
+from scratch._checks import (check_activation, check_count, check_keep_prob, check_memory, check_params,
+                             check_positive, parameter_count, short_list)
+from scratch.initializers import INIT_METHODS, initialize_bytes, initialize_parameters
 
 from . import convert
 from .divergence import check_finite_parameters
@@ -46,6 +47,16 @@ def _check_batchnorm(batchnorm, L):
     return list(batchnorm)
 
 
+def construction_bytes(layer_dims, dtype=torch.float64, batchnorm=False):
+    """The bytes DeepNet(layer_dims, ..., dtype, batchnorm) allocates at its peak (a Python int, nothing
+    allocated): its parameters in dtype (and each batch-norm layer's running μ, σ², 2 n[l] more), plus
+    reset_parameters' scratch draw of them, in float64 (scratch.initializers.initialize_bytes)."""
+    bn = _check_batchnorm(batchnorm, len(layer_dims) - 1)
+    itemsize = torch.finfo(convert.torch_dtype(dtype)).bits // 8
+    running = sum(2 * n for n, b in zip(layer_dims[1:], bn) if b)
+    return (parameter_count(layer_dims, bn) + running) * itemsize + initialize_bytes(layer_dims, "float64", False)
+
+
 class DeepNet(nn.Module):
     """An L-layer fully connected network: layer_dims = [n[0], ..., n[L]].
 
@@ -62,6 +73,8 @@ class DeepNet(nn.Module):
     bn_eps: ε of z_norm = (z - μ)/√(σ² + ε) (torch's and scratch's default 1e-5).
     bn_beta: the course's β of the running statistics, μ_run = β μ_run + (1-β) μ_B; BatchNorm1d
       gets momentum = 1 - β (convert.bn_beta_to_momentum).
+    A net whose parameters would exceed the memory budget (scratch._checks.memory_budget) is refused
+    (MemoryBudgetError, a ValueError) before nn.Linear allocates them: see construction_bytes.
     """
 
     def __init__(self, layer_dims, activations, keep_probs=None, init="he", seed=None,
@@ -93,6 +106,8 @@ class DeepNet(nn.Module):
         dtype = convert.torch_dtype(dtype)
         if dtype is None or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a float dtype (torch.float64 or torch.float32); got {dtype}")
+        check_memory(f"DeepNet: layer_dims {short_list(dims)}", construction_bytes(dims, dtype, bn_layers),
+                     "the parameters and their float64 draw")
 
         self.layer_dims, self.activations, self.keep_probs = dims, list(activations), keep_probs
         self.alpha, self.init = float(alpha), init
