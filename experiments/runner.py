@@ -593,6 +593,6 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None, resume=Non
                                      device, masks, resume=resume and resume.state) for impl in impls]
         comparisons = compare_variant(results)
         write_parity(comparisons, results)
-        sizes = {k: (p[0].shape[1] if p is not None else 0) for k, p in vars(data).items()}
+        sizes = {k: (p[0].shape[1] if p is not None else 0) for k, p in vars(data).items() if k != "preprocess"}
         out.append(VariantRuns(variant, vcfg, sizes, results, comparisons))
     return out
