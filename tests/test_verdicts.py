@@ -49,8 +49,8 @@ def perturb_torch(monkeypatch, cost_factors=None, theta_shift=None):
     cost_factors (one per logged step) and add theta_shift(index) to θ at each logged step."""
     real = runner.RUNNERS["torch"]
 
-    def run_torch(cfg, data, params0, path, device=None, masks=None):
-        result = real(cfg, data, params0, path, device, masks)
+    def run_torch(cfg, data, params0, path, device=None, masks=None, resume=None):
+        result = real(cfg, data, params0, path, device, masks, resume=resume)
         if cost_factors is not None:
             result.costs = result.costs * np.asarray(cost_factors)
         if theta_shift is not None:
