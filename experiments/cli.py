@@ -138,6 +138,13 @@ def build_parser():
     parser.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE", dest="settings",
                         help="set a config key in the base config and every variant; VALUE is a TOML value "
                              "(0.7, true, [2, 10, 1], \"he\") or a bare word for a string (he); repeatable")
+    parser.add_argument("--save", metavar="PATH",
+                        help="write each implementation's trained model to a model file (.npz; with several "
+                             "runs PATH-<variant>-<impl>.npz), which predict, --resume and the Python API read")
+    parser.add_argument("--resume", metavar="PATH",
+                        help="continue the run saved in a model file (.npz from --save) or a Lightning last.ckpt: "
+                             "its config (or EXPERIMENT's, for a .ckpt) with --steps as the new TOTAL length; "
+                             "the implementation that saved it unless --impl says otherwise")
     parser.add_argument("--print-config", action="store_true",
                         help="print the resolved config (after --set and the options) as TOML and exit "
                              "without training")
@@ -192,6 +199,24 @@ def check_logdir(logdir, cfg):
                          "<logdir>/<experiment>)")
 
 
+def load_resume(path, experiment):
+    """(Config, Model) of --resume PATH: a model file's own config (what the run was trained with), or
+    for a Lightning checkpoint (which holds no experiment config) the named experiment's."""
+    from .config import Config
+    if str(path).endswith(".ckpt"):
+        from torch_ref.lightning import checkpoint_to_model
+        model = checkpoint_to_model(path)
+        model.path = str(path)
+        return load_config(experiment), model
+    from scratch.model_file import load_model
+    model = load_model(path)
+    if model.state is None:
+        raise ValueError(f"{path}: holds no training state, so it cannot be resumed (it can still predict)")
+    if model.config is None:
+        return load_config(experiment), model
+    return Config.from_dict(None, model.config, where=f"{path} (its config)"), model
+
+
 def main(argv=None):
     """Parse argv, run the experiment, return the exit status (EXIT_STATUSES). Errors the user can
     fix (unknown experiment, missing file, --logdir a file, --data where unused, diverged training)
@@ -207,8 +232,14 @@ def main(argv=None):
         return predict_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    resumed = None
     try:
-        cfg = load_config(args.experiment)
+        if args.resume is not None:
+            cfg, resumed = load_resume(args.resume, args.experiment)
+            if args.impl is None:
+                cfg = cfg.replace(impls=(resumed.impl,))
+        else:
+            cfg = load_config(args.experiment)
     except (ValueError, TypeError, OSError, ImportError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
@@ -226,7 +257,8 @@ def main(argv=None):
     try:
         check_logdir(args.logdir, cfg)
         from .main_job import main_job     # numpy, torch, ... load from here on
-        runs = main_job(cfg, impls=None, logdir=args.logdir, device=args.device, data_paths=args.data)
+        runs = main_job(cfg, impls=None, logdir=args.logdir, device=args.device, data_paths=args.data,
+                        save=args.save, resume=resumed)
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return EXIT_ERROR

@@ -384,8 +384,9 @@ def _lightning_recorder(trajectory, log_every):
         pending = None                                    # (i, θ_i) until J_i is known
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            step = trainer.global_step
-            self.pending = (step, pl_module.model.to_params()) if step % log_every == 0 else None
+            step = pl_module.step                         # the run's step (a resumed run's too)
+            new = step >= pl_module.first                 # not a step a resumed run skips
+            self.pending = (step, pl_module.model.to_params()) if new and step % log_every == 0 else None
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if self.pending is not None:
