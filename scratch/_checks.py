@@ -370,6 +370,15 @@ def format_bytes(n):
             return f"{value:.2f} {unit}"
 
 
+def check_training_memory(what, layer_dims, m, itemsize, optimizer="gd", keep_probs=None, batchnorm=False,
+                          mini_batch_size=None):
+    """check_memory of one training step (estimate_training_bytes), before the first step: what names
+    the entry point, e.g. "train"."""
+    nbytes = estimate_training_bytes(layer_dims, m, itemsize, optimizer, keep_probs, batchnorm, mini_batch_size)
+    return check_memory(f"{what}: layer_dims {short_list(list(layer_dims))} on m = {m} examples", nbytes,
+                        "one training step")
+
+
 def check_memory(what, nbytes, purpose=None):
     """Refuse a request that needs more than memory_budget() bytes, before it allocates anything.
 

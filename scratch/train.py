@@ -20,7 +20,8 @@ import numpy as np
 
 from . import network, optimizers
 from ._checks import (as_generator, check_activation, check_beta, check_count, check_keep_prob, check_matrix,
-                      check_nonneg, check_params, check_positive, has_batchnorm, param_keys)
+                      check_nonneg, check_params, check_positive, check_training_memory, has_batchnorm,
+                      param_keys)
 from .batchnorm import BN_EPS, check_step_sizes, initialize_running_stats, update_running_stats
 from .initializers import initialize_parameters
 from .model_file import TrainState
@@ -268,6 +269,9 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
     plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
                      mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
     hp = check_optimizer(optimizer, beta, beta1, beta2, epsilon)
+    check_training_memory("train", layer_dims, X.shape[1], X.dtype.itemsize if X.dtype.kind == "f" else 8,
+                          optimizer, keep_probs, bool(batchnorm) or (params is not None and "gamma1" in params),
+                          mini_batch_size)
     lr_schedule = check_lr_schedule(lr_schedule)
     lambd = check_nonneg("lambd", lambd)
     log_every = check_count("log_every", log_every, minimum=1)

@@ -229,3 +229,24 @@ def test_the_training_estimate_covers_a_scratch_training_run():
             tracemalloc.stop()
         assert peak + X.nbytes + Y.nbytes <= estimate_training_bytes(
             dims, m, 8, "adam", [0.8, 0.8], True, mini_batch_size=plan.get("mini_batch_size"))
+
+
+@pytest.mark.parametrize("entry", ["train", "train_plain", "train_lightning"])
+def test_training_entry_points_refuse_a_step_over_the_budget_before_training(entry):
+    """A width the user gives (here 20 000 hidden units on m = 500) is refused by its estimated step,
+    before any parameter is drawn or any step runs; the same call under a large budget is not refused."""
+    from scratch.train import train
+    from torch_ref.lightning import train_lightning
+    from torch_ref.train_loop import train_plain
+    X, Y = np.zeros((2, 500)), np.zeros((1, 500))
+    dims, acts = [2, 20000, 1], ["relu", "sigmoid"]
+    calls = {"train": lambda: train(X, Y, dims, acts, learning_rate=0.1, num_iterations=1),
+             "train_plain": lambda: train_plain(DeepNet(dims, acts), X, Y, learning_rate=0.1, num_iterations=1),
+             "train_lightning": lambda: train_lightning(X, Y, dims, acts, learning_rate=0.1, num_iterations=1)}
+    need = estimate_training_bytes(dims, 500, 8)
+    set_memory_budget(need - 1)
+    with pytest.raises(MemoryBudgetError, match=rf"{entry}: layer_dims \[2, 20000, 1\] on m = 500.*one training step"):
+        calls[entry]()
+    set_memory_budget(need)
+    if entry != "train_lightning":          # under the budget it trains (Lightning's start-up is slow: skip it)
+        calls[entry]()

@@ -65,7 +65,7 @@ from torchmetrics.classification import (BinaryAccuracy, BinaryAUROC, BinaryF1Sc
                                          MulticlassConfusionMatrix, MulticlassF1Score)
 
 from scratch._checks import (check_choice, check_count, check_labels, check_matrix, check_nonneg, check_one_hot,
-                             check_positive)
+                             check_positive, check_training_memory)
 from scratch.batchnorm import check_step_sizes
 from scratch.initializers import initialize_parameters
 from scratch.model_file import Model, ModelFileError, TrainState, load_model
@@ -1057,6 +1057,9 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     plan = make_plan(X.shape[1], num_iterations=num_iterations, num_epochs=num_epochs,
                      mini_batch_size=mini_batch_size, permutations=permutations, seed=seed)
     num_iterations = plan.num_steps
+    if isinstance(layer_dims, (list, tuple)) and len(layer_dims) >= 2:   # else DeepNet's own message
+        check_training_memory("train_lightning", layer_dims, X.shape[1], dtype.itemsize, optimizer, keep_probs,
+                              batchnorm or (params is not None and "gamma1" in params), mini_batch_size)
     if log_every is None:
         log_every = math.ceil(num_iterations / 100)
     log_every = min(check_count("log_every", log_every, minimum=1), num_iterations)

@@ -15,7 +15,7 @@ import warnings
 
 import torch
 
-from scratch._checks import check_count, check_matrix, check_nonneg, check_positive
+from scratch._checks import check_count, check_matrix, check_nonneg, check_positive, check_training_memory
 from scratch.batchnorm import check_step_sizes
 from scratch.network import OUTPUTS, check_targets
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
@@ -117,6 +117,8 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
     if getattr(model, "batchnorm", False):
         check_step_sizes(plan)             # before any step (torch would raise mid-run)
     hp = check_optimizer(optimizer, beta, beta1, beta2, epsilon)
+    check_training_memory("train_plain", model.layer_dims, X.shape[1], next(model.parameters()).element_size(),
+                          optimizer, model.keep_probs, list(getattr(model, "bn_layers", [])) or False, mini_batch_size)
     lr_schedule = check_lr_schedule(lr_schedule)
     lambd = check_nonneg("lambd", lambd)
     log_every = check_count("log_every", log_every, minimum=1)
