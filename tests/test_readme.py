@@ -65,3 +65,25 @@ def test_optimizer_example_prints_the_same_cost_twice(capsys):
     exec(compile(OPTIMIZER_EXAMPLE, "README.md", "exec"), {"__name__": "readme_example"})
     a, b = map(float, capsys.readouterr().out.split())
     assert a == pytest.approx(b, rel=1e-8) and a < 0.69
+
+
+KEEP_BLOCK = next(code for code in _blocks("bash") if "--resume" in code)
+
+
+@pytest.mark.slow
+def test_save_resume_predict_set_examples_run_as_written(tmp_path):
+    """Each line of the README's save / resume / predict / --set block, in a fresh directory, with the
+    installed python; each exits 0, and predict prints one row per example."""
+    import subprocess
+    import sys
+    outputs = []
+    for line in [ln for ln in KEEP_BLOCK.splitlines() if ln.strip()]:
+        assert line.startswith("python "), line
+        cmd = line.replace("python ", f"{sys.executable} ", 1)
+        done = subprocess.run(cmd, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (line, done.stderr[-2000:])
+        outputs.append(done.stdout)
+    assert (tmp_path / "flower.npz").is_file() and (tmp_path / "flower-1000.npz").is_file()
+    rows = [r for r in outputs[3].splitlines() if r]
+    assert rows[0] == "prediction,probability" and len(rows) == 3
+    assert "lambd = 0.7" in outputs[4] and "init = \"he\"" in outputs[4]
