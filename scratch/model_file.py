@@ -257,7 +257,11 @@ def _read(path):
     if os.path.getsize(path) == 0:
         raise ModelFileError(path, "is empty (0 bytes): not a model file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):              # a .npy: one bare array
+            raise ModelFileError(path, f"holds one bare array (a .npy of shape {np.shape(loaded)}), not a "
+                                       "model file (.npz written by save_model)")
+        with loaded as npz:
             arrays = {name: npz[name] for name in npz.files}
     except ValueError as err:
         if "pickle" in str(err):

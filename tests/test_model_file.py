@@ -260,3 +260,8 @@ def test_atomic_write_renames_into_place(tmp_path, monkeypatch):
     save_model(tmp_path / "x.npz", _model())
     assert calls[0] == "fsync" and calls[1] == ("replace", "x.npz")
     assert zipfile.is_zipfile(tmp_path / "x.npz")
+
+
+def test_a_bare_npy_array_is_refused_by_name(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((2, 3)))
+    _refused(tmp_path / "a.npy", r"bare array .*shape \(2, 3\)")
