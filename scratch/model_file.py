@@ -247,15 +247,22 @@ def save_model(path, model):
 
 # ------------------------------------------------------------------------------ reading
 
-def _read(path):
-    """(meta dict, {name: array}) of a model file, or ModelFileError naming what is wrong."""
+def check_file(path, what="model file"):
+    """path as a str when it names a non-empty file: FileNotFoundError when it does not exist,
+    ModelFileError when it is a directory or empty (0 bytes). what: "model file", "checkpoint"."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such model file")
+        raise FileNotFoundError(f"{path}: no such {what}")
     if os.path.isdir(path):
-        raise ModelFileError(path, "is a directory, not a model file")
+        raise ModelFileError(path, f"is a directory, not a {what}")
     if os.path.getsize(path) == 0:
-        raise ModelFileError(path, "is empty (0 bytes): not a model file")
+        raise ModelFileError(path, f"is empty (0 bytes): not a {what}")
+    return path
+
+
+def _read(path):
+    """(meta dict, {name: array}) of a model file, or ModelFileError naming what is wrong."""
+    path = check_file(path)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):              # a .npy: one bare array

@@ -194,22 +194,30 @@ def _opt_state_in(optimizer, saved, params):
     return tuple(out) if optimizer == "adam" else out[0]
 
 
-def _check_resume(resume, params, optimizer, plan, seed, mini_batch_size):
-    """A TrainState fits this call: params not given too, the same optimizer and batches, steps left."""
+def check_resume(resume, params, optimizer, plan, seed):
+    """A TrainState continues this call (the rule of scratch.train, train_plain and train_lightning):
+    params not given too, the same optimizer and the same batches (m, mini_batch_size, seed of
+    the plan), and more steps in total than it has done. Returns k = resume.step."""
     if not isinstance(resume, TrainState):
         raise TypeError(f"resume must be a scratch.model_file.TrainState (e.g. a TrainResult.state or "
                         f"load_model(path).state); got {type(resume).__name__}")
     if params is not None:
-        raise ValueError("give params (θ_0) or resume (a run to continue), not both")
+        raise ValueError("give params or resume, not both: a resumed run continues from its own parameters θ_k")
     if resume.optimizer != optimizer:
-        raise ValueError(f"resume: the run was trained with optimizer {resume.optimizer!r}; got {optimizer!r}")
-    want = {"m": plan.m, "mini_batch_size": mini_batch_size, "seed": seed}
-    if resume.plan is not None and {k: resume.plan.get(k) for k in want} != want:
-        raise ValueError(f"resume: the run's batches came from {resume.plan}; this call's from {want} "
-                         "(the same m, mini_batch_size and seed continue it exactly)")
-    if not 0 <= resume.step < plan.num_steps:
-        raise ValueError(f"resume: the run has already trained {resume.step} steps; ask for more than that "
-                         f"in total (this call: {plan.num_steps} steps)")
+        raise ValueError(f"resume: the saved run used optimizer {resume.optimizer!r}; got optimizer={optimizer!r}")
+    k = int(resume.step)
+    if resume.plan is not None:                     # a hand-made state may leave it out
+        want = {"m": plan.m, "mini_batch_size": plan.mini_batch_size, "seed": seed}
+        differ = [f"{key} {resume.plan.get(key)!r} (saved) vs {want[key]!r} (now)" for key in want
+                  if resume.plan.get(key) != want[key]]
+        if differ:
+            raise ValueError(f"resume: the saved run followed another plan ({'; '.join(differ)}); resume with the "
+                             "same training set (m examples), mini_batch_size and seed")
+    if not 0 <= k < plan.num_steps:
+        per = "" if plan.mini_batch_size is None else f", num_epochs × {plan.steps_per_epoch} steps per epoch"
+        raise ValueError(f"resume: already trained {k} steps; ask for more than {k} (the steps IN TOTAL{per}); "
+                         f"got {plan.num_steps}")
+    return k
 
 
 def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, learning_rate, num_iterations=None,
@@ -285,7 +293,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
     bn_beta, bn_eps = check_beta("bn_beta", bn_beta), check_positive("bn_eps", bn_eps)
     Y = Y.astype(X.dtype if X.dtype.kind == "f" else np.float64, copy=False)   # labels in the data's dtype, once
     if resume is not None:
-        _check_resume(resume, params, optimizer, plan, seed, mini_batch_size)
+        check_resume(resume, params, optimizer, plan, seed)
         params = resume.params
     gen = as_generator(rng)
     params = _initial_params(params, layer_dims, X, init, gen, bool(batchnorm))

@@ -238,3 +238,25 @@ def assert_network_parity(net, params, X, Y, dtype, keep_probs=None, masks=None,
     for l in range(len(acts), 0, -1):                          # backward order: layer L first
         assert_same(f"dW[{l}]", grads[f"dW{l}"], gold[f"dW{l}"], dtype)
         assert_same(f"db[{l}]", grads[f"db{l}"], gold[f"db{l}"], dtype)
+
+
+# ------------------------------------------------------------------ Lightning tests
+
+@pytest.fixture
+def restored_torch_state():
+    """Trainer(deterministic=True) and seed_everything change process-wide state (deterministic
+    algorithms, CUBLAS_WORKSPACE_CONFIG, PL_GLOBAL_SEED): undone after each test of a module that
+    asks for it (pytestmark = pytest.mark.usefixtures("restored_torch_state")). Lightning is
+    imported here, not at the top: most tests never load it."""
+    from torch_ref.lightning import restored_global_state
+    with restored_global_state():
+        yield
+
+
+@pytest.fixture(scope="module")
+def flower():
+    """The planar flower, 200 points split 60/20/20 with seed 0: (X_train, Y_train, X_dev, Y_dev),
+    120 and 40 examples (a module may define its own `flower` instead)."""
+    from scratch.data import load_flower, split
+    (Xt, Yt), (Xd, Yd), _ = split(*load_flower(m=200, seed=0), ratios=(0.6, 0.2, 0.2), seed=0)
+    return Xt, Yt, Xd, Yd

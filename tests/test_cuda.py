@@ -8,37 +8,24 @@ import torch
 
 pytest.importorskip("lightning")
 
-from scratch.data import load_flower, split                            # noqa: E402
 from scratch.initializers import initialize_parameters                 # noqa: E402
 from lightning.pytorch.callbacks import Callback                       # noqa: E402
 
 from scratch.train import train                                        # noqa: E402
 from torch_ref.divergence import DivergenceGuard                       # noqa: E402
-from torch_ref.lightning import restored_global_state, train_lightning  # noqa: E402
+from torch_ref.lightning import train_lightning  # noqa: E402
 from torch_ref.models import DeepNet                                   # noqa: E402
 from torch_ref.train_loop import train_plain                           # noqa: E402
 from torch_ref.parity import TRAJECTORY_RTOL                           # noqa: E402
 
 pytestmark = [
+    pytest.mark.usefixtures("restored_torch_state"),
     pytest.mark.cuda,
     pytest.mark.skipif(not torch.cuda.is_available(),
                        reason="no CUDA device (torch.cuda.is_available() is False): the GPU path runs on GPU machines"),
     pytest.mark.filterwarnings("ignore:.*LeafSpec.*"),
 ]
 LAYER_DIMS, ACTIVATIONS = [2, 5, 3, 1], ["relu", "tanh", "sigmoid"]
-
-
-@pytest.fixture(autouse=True)
-def global_torch_state():
-    """deterministic=True sets CUBLAS_WORKSPACE_CONFIG and deterministic algorithms: undo after each test."""
-    with restored_global_state():
-        yield
-
-
-@pytest.fixture(scope="module")
-def flower():
-    (Xt, Yt), (Xd, Yd), _ = split(*load_flower(m=200, seed=0), ratios=(0.6, 0.2, 0.2), seed=0)
-    return Xt, Yt, Xd, Yd
 
 
 class DeviceRecorder(Callback):

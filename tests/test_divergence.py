@@ -16,7 +16,7 @@ from scratch.network import cost_from_caches, model_forward            # noqa: E
 from scratch.train import train                                        # noqa: E402
 from torch_ref import functional                                       # noqa: E402
 from torch_ref.divergence import DivergenceGuard                       # noqa: E402
-from torch_ref.lightning import restored_global_state, train_lightning  # noqa: E402
+from torch_ref.lightning import train_lightning  # noqa: E402
 from torch_ref.models import DeepNet                                   # noqa: E402
 from torch_ref.train_loop import train_plain                           # noqa: E402
 
@@ -34,13 +34,8 @@ PARAMS = dict(X=np.array([[4.0]]), learning_rate=1e308, step=0, what="parameters
 
 
 # one example of class 0: torchmetrics' F1 and AUROC warn that there is no positive example
-pytestmark = pytest.mark.filterwarnings("ignore:No positive samples in targets")
-
-
-@pytest.fixture(autouse=True)
-def global_torch_state():
-    with restored_global_state():
-        yield
+pytestmark = [pytest.mark.filterwarnings("ignore:No positive samples in targets"),
+              pytest.mark.usefixtures("restored_torch_state")]
 
 
 def _scratch(case, **kw):

@@ -18,25 +18,12 @@ from scratch.train import train                                       # noqa: E4
 from torch_ref import convert                                         # noqa: E402
 from scratch.plan import make_plan                                    # noqa: E402
 from torch_ref.lightning import (CourseDataModule, DeepNetModule, PlannedBatches,  # noqa: E402
-                                 restored_global_state, train_lightning)
+                                 train_lightning)
 from torch_ref.parity import TRAJECTORY_RTOL                          # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")   # Lightning 2.6 with torch 2.13, harmless
+pytestmark = [pytest.mark.filterwarnings("ignore:.*LeafSpec.*"),  # Lightning 2.6 with torch 2.13, harmless
+              pytest.mark.usefixtures("restored_torch_state")]
 LAYER_DIMS, ACTIVATIONS = [2, 5, 3, 1], ["relu", "tanh", "sigmoid"]
-
-
-@pytest.fixture(autouse=True)
-def global_torch_state():
-    """Trainer(deterministic=True) and seed_everything change process-wide state
-    (deterministic algorithms, CUBLAS_WORKSPACE_CONFIG, PL_GLOBAL_SEED): undo it after each test."""
-    with restored_global_state():
-        yield
-
-
-@pytest.fixture(scope="module")
-def flower():
-    (Xt, Yt), (Xd, Yd), (Xe, Ye) = split(*load_flower(m=200, seed=0), ratios=(0.6, 0.2, 0.2), seed=0)
-    return Xt, Yt, Xd, Yd
 
 
 class CostRecorder(Callback):

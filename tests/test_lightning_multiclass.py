@@ -18,11 +18,12 @@ from scratch.initializers import initialize_parameters                # noqa: E4
 from scratch.network import predict                                   # noqa: E402
 from scratch.train import train                                       # noqa: E402
 from torch_ref import convert                                         # noqa: E402
-from torch_ref.lightning import (CONFUSION_TAG, CourseDataModule, restored_global_state,  # noqa: E402
+from torch_ref.lightning import (CONFUSION_TAG, CourseDataModule,  # noqa: E402
                                  train_lightning)
 from torch_ref.parity import TRAJECTORY_RTOL                          # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")   # Lightning 2.6 with torch 2.13, harmless
+pytestmark = [pytest.mark.filterwarnings("ignore:.*LeafSpec.*"),  # Lightning 2.6 with torch 2.13, harmless
+              pytest.mark.usefixtures("restored_torch_state")]
 STEPS = 120                       # >= 100 steps: DESIGN's trajectory rule
 # θ_0 and batch order. Not every seed gives a stable run: from seed 3 the sigmoid-bn net's cost rises and
 # falls from step ~60, and there scratch and the plain torch loop part as well (a rounding difference
@@ -32,12 +33,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # torchmetrics computes accuracies in float32: a fraction k/m then differs from scratch's float64 by
 # at most half an ulp of float32 (~6e-8 relative)
 METRIC_RTOL = 1e-6
-
-
-@pytest.fixture(autouse=True)
-def global_torch_state():
-    with restored_global_state():
-        yield
 
 
 @pytest.fixture(scope="module")

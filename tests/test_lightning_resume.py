@@ -20,25 +20,14 @@ pytest.importorskip("lightning")
 from lightning.pytorch.callbacks import Callback                      # noqa: E402
 from lightning.pytorch.loggers import Logger                          # noqa: E402
 
-from scratch.data import load_flower, split                           # noqa: E402
+from scratch.data import split                                       # noqa: E402
 from scratch.model_file import ModelFileError, load_model, save_model  # noqa: E402
 from torch_ref.lightning import (CHECKPOINT_KEY, checkpoint_to_model, load_checkpoint,  # noqa: E402
-                                 model_from_result, restored_global_state, train_lightning)
+                                 model_from_result, train_lightning)
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*LeafSpec.*"),
+              pytest.mark.usefixtures("restored_torch_state")]
 DIMS, ACTS = [2, 6, 4, 1], ["relu", "tanh", "sigmoid"]
-
-
-@pytest.fixture(autouse=True)
-def global_torch_state():
-    with restored_global_state():
-        yield
-
-
-@pytest.fixture(scope="module")
-def flower():
-    (Xt, Yt), (Xd, Yd), _ = split(*load_flower(m=200, seed=0), ratios=(0.6, 0.2, 0.2), seed=0)
-    return Xt, Yt, Xd, Yd                                    # m = 120 training examples
 
 
 class Written(Logger):

@@ -16,10 +16,12 @@ from scratch.data import make_moons                                   # noqa: E4
 from scratch.initializers import initialize_parameters                # noqa: E402
 from scratch.network import model_backward, model_forward, update_parameters  # noqa: E402
 from scratch.train import train                                       # noqa: E402
-from torch_ref.lightning import restored_global_state, train_lightning  # noqa: E402
+from torch_ref.lightning import train_lightning  # noqa: E402
 from torch_ref.models import DeepNet                                  # noqa: E402
 from torch_ref.parity import TRAJECTORY_RTOL                          # noqa: E402
 from torch_ref.train_loop import train_plain                          # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("restored_torch_state")
 
 DIMS, ACTS = [2, 5, 2, 1], ["relu", "relu", "sigmoid"]
 M, BATCH, EPOCHS = 150, 64, 70                       # 3 steps an epoch (64, 64, 22): 210 steps
@@ -28,12 +30,6 @@ OPTIMIZERS = {"gd": dict(learning_rate=0.3), "momentum": dict(learning_rate=0.3,
 SCHEDULES = {None: None, "inverse_time": ("inverse_time", {"decay_rate": 0.5}),
              "exponential": ("exponential", {"base": 0.95}),
              "staircase": ("staircase", {"decay_rate": 1.0, "time_interval": 10})}
-
-
-@pytest.fixture(autouse=True)
-def global_torch_state():
-    with restored_global_state():
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,7 @@ def test_a_state_that_does_not_fit_the_call_is_refused():
         _scratch({}, dict(num_iterations=20), resume=done.state)
     with pytest.raises(ValueError, match="optimizer 'gd'"):
         _scratch(dict(optimizer="adam"), dict(num_iterations=30), resume=done.state)
-    with pytest.raises(ValueError, match="batches came from"):
+    with pytest.raises(ValueError, match="another plan"):
         _scratch(dict(mini_batch_size=40), dict(num_epochs=30), resume=done.state)
     with pytest.raises(ValueError, match="not both"):
         train(X, Y, DIMS, ACTS, params=done.final_params, learning_rate=0.05, num_iterations=30, resume=done.state)

@@ -68,9 +68,10 @@ from scratch._checks import (check_choice, check_count, check_labels, check_matr
                              check_positive, check_training_memory)
 from scratch.batchnorm import check_step_sizes
 from scratch.initializers import initialize_parameters
-from scratch.model_file import Model, ModelFileError, TrainState, load_model
+from scratch.model_file import Model, ModelFileError, TrainState, check_file, load_model
 from scratch.network import OUTPUTS, check_targets
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
+from scratch.train import check_resume
 
 from . import convert, functional
 from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
@@ -320,7 +321,8 @@ class DeepNetModule(pl.LightningModule):
             raise ValueError(f"offset must be in [0, {k}] (the saved step); got {offset}")
         self._resume, self.offset, self.first = state, int(offset), k
         if state.last_finite is not None:      # the guard's last finite (step, J) read, for its error message
-            self.guard._last = (int(state.last_finite[0]), float(state.last_finite[1]))
+            self.guard = DivergenceGuard(self.guard.names, self.guard.check_every,
+                                         (int(state.last_finite[0]), float(state.last_finite[1])))
         self._history = {int(r["step"]): dict(r) for r in (state.history or []) if r["step"] <= k}
 
     def setup(self, stage=None):
@@ -529,7 +531,7 @@ class DeepNetModule(pl.LightningModule):
         None when this process holds no optimizer (the parent process of DDP spawn)."""
         if self._trainer is None or not self.trainer.optimizers:
             return None
-        last = self.guard._last
+        last = self.guard.last_finite
         return train_state(self.model, self.step, self.trainer.optimizers[0], self.hparams.optimizer,
                            history=self.history(), last_finite=None if last is None else tuple(last),
                            plan=self._plan(), extra=self._extra())
@@ -541,7 +543,7 @@ class DeepNetModule(pl.LightningModule):
         of all that, the weights and the optimizer's tensors (checkpoint_digest), which
         load_checkpoint verifies."""
         self.guard.raise_if_diverged()                         # no checkpoint of a diverged run
-        last = self.guard._last
+        last = self.guard.last_finite
         entry = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "step": self.step,
                  "optimizer": self.hparams.optimizer, "torch_rng": torch.get_rng_state(),
                  "history": self.history(), "plan": self._plan(),
@@ -813,13 +815,7 @@ def load_checkpoint(path):
     bytes, another kind of file), a pickle stream or an archive holding pickled objects (refused),
     a checkpoint without train_lightning's "torch_ref" entry, or one whose SHA-256 (checkpoint_digest)
     does not match: a weight, the optimizer's state or the training state changed after saving."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    if os.path.isdir(path):
-        raise ModelFileError(path, "is a directory, not a checkpoint")
-    if os.path.getsize(path) == 0:
-        raise ModelFileError(path, "is empty (0 bytes): not a checkpoint")
+    path = check_file(path, "checkpoint")
     with open(path, "rb") as f:
         head = f.read(2)
     try:
@@ -925,26 +921,6 @@ def resume_state(resume):
         return model.state
     raise TypeError(f"resume must be a TrainState, a Model, or the path of a model file (.npz) or a checkpoint "
                     f"(.ckpt); got {type(resume).__name__}")
-
-
-def _check_resume(state, params, plan, seed, optimizer):
-    """A resumed run continues the saved one's plan, to more steps than it has done."""
-    if params is not None:
-        raise ValueError("give params or resume, not both: a resumed run continues from its own parameters θ_k")
-    k = int(state.step)
-    want = {"m": plan.m, "mini_batch_size": plan.mini_batch_size, "seed": seed}
-    saved = state.plan or {}
-    differ = [f"{key} {saved.get(key)!r} (saved) vs {want[key]!r} (now)" for key in want if saved.get(key) != want[key]]
-    if differ:
-        raise ValueError(f"resume: the saved run followed another plan ({'; '.join(differ)}); resume with the same "
-                         "training set (m examples), mini_batch_size and seed")
-    if state.optimizer != optimizer:
-        raise ValueError(f"resume: the saved run used optimizer {state.optimizer!r}; got optimizer={optimizer!r}")
-    if plan.num_steps <= k:
-        per = "" if plan.mini_batch_size is None else f", num_epochs × {plan.steps_per_epoch} steps per epoch"
-        raise ValueError(f"resume: already trained {k} steps; ask for more than {k} (the steps IN TOTAL{per}); "
-                         f"got {plan.num_steps}")
-    return k
 
 
 @contextlib.contextmanager
@@ -1065,7 +1041,7 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     log_every = min(check_count("log_every", log_every, minimum=1), num_iterations)
     saved, start, bn_stats = resume_state(resume), 0, None
     if saved is not None:
-        k = _check_resume(saved, params, plan, seed, optimizer)
+        k = check_resume(saved, params, optimizer, plan, seed)
         start = k - k % log_every                 # the fit's first batch: a logging/validation boundary
         np_dtype = convert.numpy_dtype(dtype)
         params = {name: np.asarray(v, dtype=np_dtype) for name, v in saved.params.items()}

@@ -19,6 +19,7 @@ from scratch._checks import check_count, check_matrix, check_nonneg, check_posit
 from scratch.batchnorm import check_step_sizes
 from scratch.network import OUTPUTS, check_targets
 from scratch.plan import check_lr_schedule, check_optimizer, make_plan
+from scratch.train import check_resume
 
 from . import convert, functional
 from .divergence import CHECK_EVERY, DivergenceGuard, check_finite_parameters, parameter_names
@@ -131,7 +132,8 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable(step, record, model); got {type(callback).__name__}")
     if resume is not None:
-        _resume_model(model, resume, optimizer, plan, seed, mini_batch_size)
+        check_resume(resume, None, optimizer, plan, seed)
+        _resume_model(model, resume)
     check_finite_parameters(model)
     first = next(model.parameters())
     if device is not None:
@@ -202,11 +204,9 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
 
 
 @torch.no_grad()
-def _resume_model(model, resume, optimizer, plan, seed, mini_batch_size):
-    """Check that the TrainState `resume` continues this call (scratch.train's rule), then put its
-    parameters and running statistics into the model (in place, on the model's device and dtype)."""
-    from scratch.train import _check_resume
-    _check_resume(resume, None, optimizer, plan, seed, mini_batch_size)
+def _resume_model(model, resume):
+    """Put the TrainState's parameters and running statistics into the model (in place, on the model's
+    device and dtype; resume already checked by scratch.train.check_resume)."""
     have, saved = convert.scratch_parameters(model), resume.params
     if set(have) != set(saved):
         raise ValueError(f"resume: the saved parameters {sorted(saved)} do not fit the model's {sorted(have)}")
