@@ -184,6 +184,18 @@ def resolve_config(cfg, args):
     return cfg
 
 
+def with_data(cfg, data):
+    """cfg as it runs on the course's files given with --data: unchanged for a catvnoncat config (or
+    without --data); a config whose study_args has a `with_data` table (the config keys for the cat
+    images, such as dataset = "catvnoncat" and layer_dims = [12288, 1]) gets those keys; any other
+    config is left for runner.run to refuse --data."""
+    table = (cfg.study_args or {}).get("with_data")
+    if not data or cfg.dataset == "catvnoncat" or not table:
+        return cfg
+    args = {k: v for k, v in cfg.study_args.items() if k != "with_data"}
+    return cfg.override(**dict(table), study_args=args or None)
+
+
 def check_logdir(logdir, cfg):
     """Refuse (ValueError) a --logdir that is a file or lies under one, and a <logdir>/<experiment>
     that is a file (a run replaces that directory): before anything trains, one line."""
@@ -230,6 +242,9 @@ def main(argv=None):
     if argv[:1] == ["predict"]:
         from .predict import main as predict_main
         return predict_main(argv[1:])
+    if argv[:1] == ["all"]:
+        from .all import main as all_main
+        return all_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     resumed = None
@@ -244,7 +259,7 @@ def main(argv=None):
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        cfg = resolve_config(cfg, args)
+        cfg = resolve_config(with_data(cfg, args.data), args)
     except ValueError as err:
         print(f"{parser.prog}: error: {err} (see --help)", file=sys.stderr)
         return EXIT_USAGE
@@ -254,18 +269,29 @@ def main(argv=None):
               f"saved as {cfg.name}.toml it runs with python -m experiments {cfg.name}.toml\n")
         print(cfg.to_toml(), end="")
         return EXIT_OK
+    command = "python -m experiments " + shlex.join(argv) if argv else "python -m experiments"
     try:
         check_logdir(args.logdir, cfg)
-        from .main_job import main_job     # numpy, torch, ... load from here on
-        runs = main_job(cfg, impls=None, logdir=args.logdir, device=args.device, data_paths=args.data,
-                        save=args.save, resume=resumed)
+        from . import studies
+        if not studies.trains(cfg):        # an experiment that does its own work (experiments/studies)
+            for option in ("data", "save", "resume"):
+                if getattr(args, option) is not None:
+                    raise ValueError(f"--{option}: experiment {cfg.name!r} trains no model through the runner "
+                                     f"(study {cfg.study!r}), so it takes no --{option}")
+            from .main_job import study_job
+            report = study_job(cfg, logdir=args.logdir, device=args.device, command=command)
+            differ = [cfg.name] if report.agree is False else []
+        else:
+            from .main_job import main_job     # numpy, torch, ... load from here on
+            runs = main_job(cfg, impls=None, logdir=args.logdir, device=args.device, data_paths=args.data,
+                            save=args.save, resume=resumed, command=command)
+            differ = [vr.variant or cfg.name for vr in runs if not vr.agree]
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    differ = [vr.variant or cfg.name for vr in runs if not vr.agree]
     if differ:
         print(f"{parser.prog}: implementations disagree ({', '.join(differ)}; see the parity lines); "
               f"exit status {EXIT_DISAGREE}", file=sys.stderr)

@@ -56,6 +56,10 @@ DEFAULT_ITERATIONS = 10000                                 # full-batch steps wh
 # copies of scratch's names (tests/test_cli_config.py checks that they do not drift)
 INIT_METHODS = ("zeros", "random", "xavier", "glorot", "he")           # scratch.initializers.INIT_METHODS
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")  # scratch._checks.ACTIVATION_NAMES
+# data augmentation of the training part (F27): "flip" adds each image's mirror image (scratch.data.augment_flip);
+# the image shape of each data set that has images
+AUGMENTATIONS = ("flip",)
+IMAGE_SHAPES = {"digits": (8, 8), "digits10": (8, 8), "catvnoncat": (64, 64, 3)}
 
 
 def _between(low, high):
@@ -105,8 +109,16 @@ FIELD_RULES = {
     "target_cost": ("number", _positive, "a positive number"),
     "log_every": ("int", _positive, "a positive int"),
     "impls": ("strs", lambda v: len(v) > 0 and all(i in IMPLS for i in v), f"a non-empty list from {list(IMPLS)}"),
+    "claim": ("str", None, "a string"),
+    "base_error": ("number", lambda v: 0 <= v <= 1, "a number in [0, 1] (the baseline error as a fraction)"),
+    "init_seed": ("int", lambda v: v >= 0, "a non-negative int"),
+    "augment": ("str", lambda v: v in AUGMENTATIONS, f"one of {list(AUGMENTATIONS)}"),
+    "study": ("str", lambda v: re.fullmatch(r"[a-z][a-z0-9_]*", v) is not None,
+              "the name of a module in experiments/studies (lower case, digits, _)"),
+    "study_args": ("table", None, "a table of the study's own settings"),
 }
-_OPTIONAL = {"keep_probs", "num_iterations", "mini_batch_size", "num_epochs", "target_cost"}   # None allowed
+_OPTIONAL = {"keep_probs", "num_iterations", "mini_batch_size", "num_epochs", "target_cost", "init_seed",
+             "augment", "study", "study_args"}   # None allowed
 _TUPLE_FIELDS = [k for k, (kind, _, _) in FIELD_RULES.items() if kind in ("numbers", "ints", "strs")]
 
 
@@ -121,6 +133,8 @@ def _has_kind(value, kind):
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "number":
         return _is_number(value)
+    if kind == "table":
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
     return isinstance(value, str)
 
 
@@ -176,6 +190,13 @@ class Config:
     target_cost: float = None          # report the first logged step with J_i <= target_cost
     log_every: int = 10                # TensorBoard writes every k steps
     impls: tuple = IMPLS               # which implementations run by default
+    # what the experiment shows (experiments/studies, experiments/report.py)
+    claim: str = ""                    # the course's claim, one sentence (results.md puts the measured outcome beside it)
+    base_error: float = 0.0            # the baseline (human) error of the bias/variance diagnosis (F25)
+    init_seed: int = None              # seed of θ_0 alone (default: seed); the data, split and masks keep seed
+    augment: str = None                # "flip": the training part gets each image's mirror image too (F27)
+    study: str = None                  # experiments/studies/<study>.py analyses the runs (default: the generic table)
+    study_args: dict = None            # the study's own settings (a TOML table), read by that module
     variants: tuple = field(default=())
 
     def __post_init__(self):
@@ -215,6 +236,11 @@ class Config:
                 raise ValueError(f"{self.name}: mini_batch_size = {self.mini_batch_size} needs num_epochs "
                                  "(passes over the training set)")
         object.__setattr__(self, "lr_schedule", normalize_lr_schedule(self.name, self.lr_schedule))
+        if self.augment is not None and self.dataset not in IMAGE_SHAPES:
+            raise ValueError(f"{self.name}: augment = {self.augment!r} needs a data set of images "
+                             f"({list(IMAGE_SHAPES)}); got dataset {self.dataset!r}")
+        if self.study_args is not None:
+            object.__setattr__(self, "study_args", _FrozenTable(self.study_args))
 
     def _check_output(self):
         """The output layer fits the data set: a softmax over C = CLASSES[dataset] units for a
@@ -402,6 +428,16 @@ def normalize_lr_schedule(where, value):
         return check_lr_schedule((name, kwargs))
     except (ValueError, TypeError) as err:
         raise ValueError(f"{where}: {err}") from None
+
+
+class _FrozenTable(dict):
+    """study_args: a dict that hashes (Config is frozen) and whose lists are tuples."""
+
+    def __init__(self, table):
+        super().__init__({k: _freeze(v) for k, v in table.items()})
+
+    def __hash__(self):
+        return hash(tuple(sorted((k, repr(v)) for k, v in self.items())))
 
 
 def _freeze(value):

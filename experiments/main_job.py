@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from . import compare, figures, runner
+from . import compare, figures, runner, studies
+from . import report as report_mod
 from .config import describe_lr_schedule
 
 
@@ -239,26 +240,87 @@ def format_report(cfg, runs, logdir, total_s=None, figure=None, confusion=(), sa
     return "\n".join(lines)
 
 
-def main_job(cfg, impls=None, logdir="logs", device=None, data_paths=None, save=None, resume=None):
-    """Run cfg (runner.run) and print its report; for a sweep, also the cost curves of every
-    variant into <logdir>/<experiment>/costs.png (figures.cost_curves); for a softmax network, its
-    confusion matrix into confusion.png (write_confusion). save: a path: each implementation's trained
-    model is written there as a model file (runner.save_paths names them); resume: a
-    scratch.model_file.Model whose run every implementation continues. Returns the VariantRuns
-    (VariantRuns.agree says whether its implementations agree)."""
+def _figure_entries(run_dir, figure, confusion):
+    """[(path relative to run_dir, caption)] of the figures main_job wrote."""
+    out = [(os.path.relpath(figure, run_dir), "training cost J_i of every variant")] if figure else []
+    return out + [(os.path.relpath(p, run_dir), "confusion matrix on the dev set") for p in confusion]
+
+
+def summary_lines(report, path, diagnosis=()):
+    """The printed end of an experiment: its claim, the measured outcome, the diagnosis lines (F25),
+    and where results.md is."""
+    word = report_mod.verdict_word(report.holds)
+    lines = ["", f"claim: {report.claim or '(none stated)'}",
+             f"measured: {report.outcome}" + (f" -> the claim {word}" if word else "")]
+    if diagnosis:
+        lines += ["bias/variance (F25):"] + [f"    {line}" for line in diagnosis]
+    return lines + [f"results page: {path}"]
+
+
+def experiment_job(cfg, impls=None, logdir="logs", device=None, data_paths=None, save=None, resume=None,
+                   command=None):
+    """main_job's work, returning (VariantRuns list, report.Report): run cfg (runner.run), write the
+    figures, analyse the runs with the config's study (experiments/studies; report.generic_report
+    without one), write <logdir>/<experiment>/results.md, print the report."""
     start = time.perf_counter()
     if save is not None:
         runner.check_save_path(save)                     # before training, not after
+    analyze = studies.load(cfg.study).analyze if cfg.study else None       # an unknown study: before training
     runs = runner.run(cfg, impls=impls, logdir=logdir, device=device, data_paths=data_paths, resume=resume)
     saved = []
     if save is not None:
         runner.save_models(runs, save)
         saved = runner.save_paths(save, runs)
+    run_dir = runner.experiment_dir(logdir, cfg)
     figure = None
     if any(vr.variant for vr in runs):
-        figure = figures.cost_curves(runs, os.path.join(runner.experiment_dir(logdir, cfg), figures.FIGURE_NAME),
+        figure = figures.cost_curves(runs, os.path.join(run_dir, figures.FIGURE_NAME),
                                      title=cfg.description or cfg.name, target=cfg.target_cost)
     confusion = write_confusion(cfg, runs, logdir)
+    entries = _figure_entries(run_dir, figure, confusion)
+    if analyze is None:
+        report = report_mod.generic_report(cfg, runs, entries)
+    else:
+        report = analyze(cfg, runs, run_dir)
+        report.figures = entries + [f for f in report.figures if f[0] not in {e[0] for e in entries}]
+    report.verdicts = [line for vr in runs for line in verdict_lines(vr)[:1]]
+    command = command or f"python -m experiments {cfg.name}"
+    path = report_mod.write_results(report, run_dir, command)
+    diagnosis = report_mod.diagnosis_lines(runs, cfg.base_error)
     print(format_report(cfg, runs, logdir, total_s=time.perf_counter() - start, figure=figure,
                         confusion=confusion, saved=saved, resumed=resume))
-    return runs
+    print("\n".join(summary_lines(report, path, diagnosis)))
+    return runs, report
+
+
+def main_job(cfg, impls=None, logdir="logs", device=None, data_paths=None, save=None, resume=None, command=None):
+    """Run cfg (runner.run) and print its report; for a sweep, also the cost curves of every
+    variant into <logdir>/<experiment>/costs.png (figures.cost_curves); for a softmax network, its
+    confusion matrix into confusion.png (write_confusion); the results page results.md (the claim,
+    the measured outcome, the tables and figures of the config's study, the diagnosis). save: a
+    path: each implementation's trained model is written there as a model file (runner.save_paths
+    names them); resume: a scratch.model_file.Model whose run every implementation continues;
+    command: the command line results.md shows. Returns the VariantRuns (VariantRuns.agree says
+    whether its implementations agree)."""
+    return experiment_job(cfg, impls, logdir, device, data_paths, save, resume, command)[0]
+
+
+def study_job(cfg, logdir="logs", impls=None, device=None, command=None):
+    """An experiment whose study does its own work (run_study, experiments/studies): clear
+    <logdir>/<experiment>, run it there, write results.md, print the outcome. Returns the Report
+    (Report.agree: False when the implementations it compared disagree)."""
+    study = studies.load(cfg.study)
+    run_dir = runner.experiment_dir(logdir, cfg)
+    runner.clear_experiment(logdir, cfg)
+    os.makedirs(run_dir, exist_ok=True)
+    start = time.perf_counter()
+    report = study.run_study(cfg, run_dir, list(impls or cfg.impls), device)
+    path = report_mod.write_results(report, run_dir, command or f"python -m experiments {cfg.name}")
+    lines = [f"{cfg.name}: {cfg.description}"]
+    for table in report.tables:
+        lines += ["", report_mod.markdown_table(table)]
+    lines += [f"parity: {v}" for v in report.verdicts]
+    lines += ["", f"total {time.perf_counter() - start:.1f} s"] + summary_lines(report, path)
+    lines += [f"figures: {', '.join(os.path.join(run_dir, f) for f, _ in report.figures)}"] if report.figures else []
+    print("\n".join(lines))
+    return report

@@ -35,7 +35,7 @@ from scratch.plan import Plan
 
 from . import tb
 from .compare import compare_variant, flatten_params
-from .config import CLASSES
+from .config import CLASSES, IMAGE_SHAPES
 
 
 @dataclass
@@ -85,6 +85,16 @@ class VariantRuns:
     sizes: dict
     results: list
     comparisons: list = field(default_factory=list)
+    data: Dataset = None          # the data the variant trained and was evaluated on
+
+    def proba(self, result=None):
+        """X -> ŷ (n[L], m) of a run's final parameters (default: the reference run, results[0]),
+        computed by scratch.network with this variant's activations, no dropout, batch norm with the
+        run's running statistics: the one formula for every implementation's θ_N (their θ_N agree)."""
+        result = result or self.results[0]
+        acts = list(self.config.activations)
+        stats = dict(bn_stats=result.bn_stats, bn_eps=self.config.bn_eps) if result.bn_stats else {}
+        return lambda X: network.model_forward(X, result.params, acts, **stats)[0]
 
     @property
     def agree(self):
@@ -127,6 +137,9 @@ def load_data(cfg, data_paths=None):
                    "blobs3": lambda: sdata.make_blobs_multiclass(cfg.m, CLASSES["blobs3"], cfg.noise, cfg.seed)}
         X, Y = loaders[cfg.dataset]()
         parts = Dataset(*sdata.split(X, Y, ratios=cfg.ratios, seed=cfg.seed))
+    if cfg.augment == "flip":                     # F27: the training part only; dev and test stay as drawn
+        parts = Dataset(sdata.augment_flip(*parts.train, IMAGE_SHAPES[cfg.dataset]), parts.dev, parts.test,
+                        parts.preprocess)
     if cfg.standardize:
         others = [p for p in (parts.dev, parts.test) if p is not None]
         *std, stats = sdata.standardize(parts.train[0], *[p[0] for p in others])
@@ -566,7 +579,7 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None, resume=Non
     experiment_dir(logdir, cfg)
     datasets, plan = {}, []
     for variant, vcfg in cfg.runs():
-        key = (vcfg.dataset, vcfg.m, vcfg.noise, vcfg.standardize, vcfg.ratios, vcfg.seed)
+        key = (vcfg.dataset, vcfg.m, vcfg.noise, vcfg.standardize, vcfg.ratios, vcfg.seed, vcfg.augment)
         if key not in datasets:                                  # variants usually share the data
             datasets[key] = load_data(vcfg, data_paths)
         elif datasets[key].train[0].shape[0] != vcfg.layer_dims[0]:
@@ -585,7 +598,8 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None, resume=Non
     clear_experiment(logdir, cfg)
     out = []
     for variant, vcfg, data in plan:
-        params0 = initialize_parameters(list(vcfg.layer_dims), vcfg.init, rng=vcfg.seed, scale=vcfg.scale,
+        init_seed = vcfg.seed if vcfg.init_seed is None else vcfg.init_seed
+        params0 = initialize_parameters(list(vcfg.layer_dims), vcfg.init, rng=init_seed, scale=vcfg.scale,
                                         batchnorm=vcfg.batchnorm)
         masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, data.train[0].shape[1], vcfg.seed,
                                      vcfg.mini_batch_size)
@@ -595,5 +609,5 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None, resume=Non
         comparisons = compare_variant(results)
         write_parity(comparisons, results)
         sizes = {k: (p[0].shape[1] if p is not None else 0) for k, p in vars(data).items() if k != "preprocess"}
-        out.append(VariantRuns(variant, vcfg, sizes, results, comparisons))
+        out.append(VariantRuns(variant, vcfg, sizes, results, comparisons, data))
     return out

@@ -237,8 +237,10 @@ BAD_VALUES = {
     "ints": [5, [2, "4", 1], [2, 4.0, 1], [2, True, 1]],
     "numbers": [0.5, ["0.5"], [True], [float("nan")]],
     "strs": ["relu", [1], ["relu", None]],
+    "table": [3, "a = 1", [["a", 1]], {1: 2}],
 }
-OPTIONAL = {"keep_probs", "num_iterations", "mini_batch_size", "num_epochs", "target_cost"}
+OPTIONAL = {"keep_probs", "num_iterations", "mini_batch_size", "num_epochs", "target_cost", "init_seed", "augment",
+            "study", "study_args"}
 CASES = [(key, value) for key, (kind, _, _) in FIELD_RULES.items() for value in BAD_VALUES[kind]
          if not (value is None and key in OPTIONAL)]
 

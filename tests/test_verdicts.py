@@ -167,7 +167,7 @@ def test_a_rerun_replaces_the_experiments_runs_and_nothing_else(tmp_path, capsys
     (other / "events.out.tfevents.keep").write_text("keep")
     (logdir / "notes.txt").write_text("keep")
     assert main([config(tmp_path), "--logdir", str(logdir)]) == 0
-    assert sorted(os.listdir(logdir / "tiny")) == ["scratch", "torch"]
+    assert sorted(os.listdir(logdir / "tiny")) == ["results.md", "scratch", "torch"]
     assert (other / "events.out.tfevents.keep").exists() and (logdir / "notes.txt").exists()
 
 
