@@ -6,6 +6,7 @@ logged update steps. The same numbers are in TensorBoard's train/cost; the figur
 variant side by side in one file that needs no server. With a target cost, a dashed line at the
 target and, in the legend, the first logged step that reached it.
 confusion_figure: a softmax network's confusion matrix (rows: true class, columns: predicted).
+boundary_grid: decision boundaries of several 2-D models side by side, one panel each.
 """
 import os
 import textwrap
@@ -99,5 +100,39 @@ def confusion_figure(matrix, title="", class_names=None):
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title("\n".join(textwrap.wrap(title, 50)), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def boundary_grid(panels, X, Y, title="", ncols=4):
+    """A matplotlib Figure of decision boundaries side by side, one panel per (panel title,
+    predict_proba) in `panels`, over the same 2-D examples X (2, m) with 0/1 labels Y (1, m):
+    ŷ over a grid covering X, the 0.5 contour, the examples coloured by label (red y = 0, blue y = 1).
+    predict_proba maps (2, k) course-layout points to (1, k) probabilities."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    n = len(panels)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    (x0, x1), (y0, y1) = [(row.min() - 0.5, row.max() + 0.5) for row in X[:2]]
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 150), np.linspace(y0, y1, 150))
+    grid = np.vstack([gx.ravel(), gy.ravel()])
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows + 0.4), dpi=80, squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for ax, (name, predict_proba) in zip(axes.ravel(), panels):
+        proba = np.asarray(predict_proba(grid)).reshape(gx.shape)
+        ax.contourf(gx, gy, proba, levels=np.linspace(0, 1, 11), cmap="RdBu", alpha=0.45)
+        ax.contour(gx, gy, proba, levels=[0.5], colors="k", linewidths=1)
+        for label, colour in ((0, "#b2182b"), (1, "#2166ac")):
+            keep = Y.ravel() == label
+            ax.scatter(X[0, keep], X[1, keep], c=colour, edgecolors="white", linewidths=0.4, s=10)
+        ax.set_title("\n".join(textwrap.wrap(name, 40)), fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle("\n".join(textwrap.wrap(title, 110)), fontsize=9)
     fig.tight_layout()
     return fig

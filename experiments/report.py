@@ -84,7 +84,9 @@ def render(report, command, figure_prefix="", heading="#", extra=()):
              f"- **The course's claim:** {report.claim or '(none stated)'}",
              f"- **Measured:** {report.outcome}" + (f" — the claim **{word}**." if word else "")]
     for line in report.verdicts:
-        lines.append(f"- **Parity:** {line.strip()}")
+        line = line.strip()
+        lines.append("- " + (line.replace("parity", "**Parity**", 1) if line.startswith("parity") else
+                             f"**Parity:** {line}"))
     for table in report.tables:
         lines += ["", markdown_table(table)]
     for name, caption in report.figures:
