@@ -48,7 +48,8 @@ def build_parser():
                              "(default: each config's own)")
     parser.add_argument("--steps", type=_positive_int, metavar="N",
                         help="train every run N steps (or epochs): a quick check, not the results")
-    parser.add_argument("--only", metavar="NAMES", help="a comma-separated subset of the experiments")
+    parser.add_argument("--only", metavar="NAMES", help="a comma-separated subset of the experiments (run in the "
+                                                        "course's order)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--logdir", default="logs", metavar="DIR",
                         help="TensorBoard log directory (default: logs); each experiment replaces DIR/NAME")
@@ -66,7 +67,7 @@ def _selected(parser, only):
     bad = [n for n in chosen if n not in names]
     if bad or not chosen:
         parser.error(f"--only: unknown experiment(s) {bad or only!r}; known: {', '.join(names)}")
-    return chosen
+    return [n for n in names if n in chosen]                   # in the course's order
 
 
 def machine():

@@ -108,6 +108,7 @@ def test_batchnorm_runs_agrees_and_reaches_the_target_far_sooner(batchnorm):
     assert step <= 100, reached                   # batch norm: J_i <= 0.1 within 100 steps ...
     plain = re.fullmatch(r"not reached in 200 steps \(lowest logged J_i ([\d.]+)\)", reached["plain"])
     assert plain and float(plain.group(1)) > 10 * 0.1, reached   # ... the plain net not even near it in 200
+    assert "-> the claim holds" in out                                # the batchnorm study's verdict agrees
     path = os.path.join(logdir, "batchnorm", "costs.png")
     with open(path, "rb") as f:
         assert f.read(8) == PNG_MAGIC
