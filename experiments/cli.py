@@ -1,6 +1,12 @@
 """The command line: `python -m experiments [EXPERIMENT] [options]`; `python -m experiments bench
 [options]`, the benchmark suite (experiments/bench.py); `python -m experiments predict --model PATH
---data FILE`, predictions of a saved model (experiments/predict.py).
+--data FILE`, predictions of a saved model (experiments/predict.py); `python -m experiments all
+[options]`, every experiment and experiments/RESULTS.md (experiments/all.py).
+
+Each experiment ends with its results page, <logdir>/<experiment>/results.md: the course's claim
+(the config's `claim`), the measured outcome beside it, its tables and figures (experiments/report.py,
+computed by the config's study in experiments/studies), and the bias/variance diagnosis (F25) of
+each variant.
 
 The experiment's config (experiments/config.py) is resolved in this order:
     1. the TOML file (a name in experiments/configs, or a path);
@@ -112,7 +118,8 @@ def build_parser():
                "  python -m experiments dropout --set standardize=true --print-config > mine.toml\n"
                "  python -m experiments mine.toml             # the resolved config, saved and run\n"
                "  python -m experiments predict --model model.npz --data points.csv   # see predict --help\n"
-               "  python -m experiments bench --quick         # the benchmark suite (see bench --help)\n\n"
+               "  python -m experiments bench --quick         # the benchmark suite (see bench --help)\n"
+               "  python -m experiments all                   # every experiment, then experiments/RESULTS.md\n\n"
                "--set KEY=VALUE and the options are applied in this order: the config file, every --set (the\n"
                "last one of a key wins), then --lr/--seed/--log-every/--impl (each refused with a --set of its\n"
                "own key), then --steps (refused with --set num_iterations or num_epochs).\n\n"
