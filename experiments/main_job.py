@@ -138,8 +138,12 @@ def _describe(cfg, sizes):
     split = " / ".join(f"{k} {n}" for k, n in sizes.items() if n)
     steps = ("steps per variant" if _per_variant(cfg, "num_iterations", "num_epochs", "mini_batch_size")
              else _training(cfg, sizes["train"]))
-    return (f"{net} on {cfg.dataset} ({split}); {steps}, learning_rate "
-            f"{rate}{extra}, float64; same θ_0 for all (init {cfg.init}, seed {cfg.seed})")
+    if _per_variant(cfg, "init_seed"):
+        theta0 = f"θ_0 per variant (init {cfg.init}, init_seed per variant; data seed {cfg.seed})"
+    else:
+        seed = cfg.seed if cfg.init_seed is None else f"{cfg.init_seed} (data seed {cfg.seed})"
+        theta0 = f"same θ_0 for all (init {cfg.init}, seed {seed})"
+    return f"{net} on {cfg.dataset} ({split}); {steps}, learning_rate {rate}{extra}, float64; {theta0}"
 
 
 def _value(key, value):

@@ -423,16 +423,24 @@ def _progress_callback(bar):
     return ProgressLine()
 
 
+def lightning_accelerator(device):
+    """Lightning's accelerator for the command line's --device (None/"auto", "cpu", "cuda"), with
+    Lightning's INFO banners and a harmless warning of Lightning 2.6 under torch 2.13 silenced: what
+    every experiment that trains through Lightning calls first."""
+    import warnings
+    import lightning.pytorch  # noqa: F401  (its import sets its loggers to INFO: quiet them after)
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    return {None: "auto", "auto": "auto", "cpu": "cpu", "cuda": "gpu"}[device]
+
+
 def run_lightning(cfg, data, params0, path, device=None, masks=None, resume=None):
     """torch_ref.lightning.train_lightning (one Lightning epoch of all N update steps, precision "64-true")
     from params0, its TensorBoardLogger writing `path`; then trainer.test when there is a test set."""
-    import warnings
     from lightning.pytorch.loggers import TensorBoardLogger
     from torch_ref.lightning import train_lightning
-    for name in ("lightning.pytorch", "lightning.fabric"):       # their import set these to INFO
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")   # Lightning 2.6 vs torch 2.13, harmless
-    accelerator = {None: "auto", "auto": "auto", "cpu": "cpu", "cuda": "gpu"}[device]
+    accelerator = lightning_accelerator(device)
     tb.clear_run(path)
     logger = TensorBoardLogger(save_dir=os.path.dirname(path), name="", version=os.path.basename(path),
                                default_hp_metric=False)
@@ -471,7 +479,7 @@ SMALL_LAYER = 65536   # entries of the largest W[l] below which torch runs on on
 
 
 @contextlib.contextmanager
-def _threads_for(cfg):
+def threads_for(cfg):
     """One intra-op thread for small networks, restored afterwards: tensors of a few hundred entries
     gain nothing from a thread pool, and on a busy 2-core machine its waits made the flower's plain
     loop 10-100× slower (measured: 1000 steps in 0.2 s on one thread, 3-30 s on two). The same for
@@ -603,7 +611,7 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None, resume=Non
                                         batchnorm=vcfg.batchnorm)
         masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, data.train[0].shape[1], vcfg.seed,
                                      vcfg.mini_batch_size)
-        with _threads_for(vcfg):
+        with threads_for(vcfg):
             results = [RUNNERS[impl](vcfg, data, params0, tb.run_dir(logdir, cfg.name, impl, variant),
                                      device, masks, resume=resume and resume.state) for impl in impls]
         comparisons = compare_variant(results)
