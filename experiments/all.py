@@ -10,7 +10,6 @@ An experiment that fails is reported and the others still run.
 Exit status: 0 when every experiment ran and every comparison agrees; 3 when implementations
 disagree somewhere; 1 when an experiment failed (2 for a bad option; 130 interrupted).
 """
-import argparse
 import os
 import platform
 import shutil

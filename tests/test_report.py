@@ -1,7 +1,6 @@
 """The results pages (experiments/report.py), the studies' plumbing (experiments/studies), the config
 keys they use (claim, base_error, init_seed, augment, study, study_args, --data's with_data) and
 `python -m experiments all` (experiments/all.py)."""
-import os
 
 import numpy as np
 import pytest
