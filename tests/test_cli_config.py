@@ -70,7 +70,7 @@ def test_set_a_table_and_repeated_keys(capsys, tmp_path):
 def test_set_in_a_sweep_replaces_each_variants_own_value(capsys, tmp_path):
     cfg = resolved(capsys, tmp_path, "init", "--set", "init=xavier", "--set", "scale=0.5", "--set", "seed=7")
     runs = dict(cfg.runs())
-    assert list(runs) == ["zeros", "random", "he"]
+    assert list(runs) == ["zeros", "random", "random-0.01", "xavier", "he"]
     assert {(c.init, c.scale, c.seed) for c in runs.values()} == {("xavier", 0.5, 7)}
 
 
