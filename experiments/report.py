@@ -91,8 +91,10 @@ def render(report, command, figure_prefix="", heading="#", extra=()):
         lines += ["", markdown_table(table)]
     for name, caption in report.figures:
         lines += ["", f"![{caption}]({figure_prefix}{name})", f"*{caption}*"]
-    if report.notes:
-        lines += [""] + list(report.notes)
+    for k, note in enumerate(report.notes):       # a list item continues a list; other notes are paragraphs
+        if k == 0 or not note.startswith(("- ", "* ", "|")):
+            lines.append("")
+        lines.append(note)
     return "\n".join(lines) + "\n"
 
 
