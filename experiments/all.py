@@ -2,7 +2,8 @@
 
 Runs each experiment of experiments/configs in the course's order (ORDER; any other config after
 them; catvnoncat is skipped: it needs the course's files, --data), each as `python -m experiments
-NAME` would (its results.md and figures under <logdir>/<name>), then writes RESULTS.md: the machine,
+NAME --impl all` would (its results.md and figures under <logdir>/<name>; --impl chooses others),
+so that every page says whether scratch, torch and Lightning agree; then writes RESULTS.md: the machine,
 a summary table (does each claim hold, do the implementations agree, how long it took) and each
 experiment's page (report.render) with its figures copied next to RESULTS.md under results/<name>/.
 An experiment that fails is reported and the others still run.
@@ -18,7 +19,7 @@ import time
 
 from . import report as report_mod
 from .cli import EXIT_DISAGREE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, _impls, _Parser, _positive_int
-from .config import list_experiments, load_config
+from .config import IMPLS, list_experiments, load_config
 
 # the course's order: logistic regression, the shallow net, its size and activations, initialization,
 # regularization, depth and its gradients, normalization, optimization, many classes, the toolbox
@@ -42,9 +43,10 @@ def build_parser():
                                  "and write RESULTS.md with each claim, its measured outcome, tables and figures.",
                      epilog="exit status: 0 all ran and agree; 1 an experiment failed; 2 usage; "
                             "3 implementations disagree somewhere; 130 interrupted")
-    parser.add_argument("--impl", type=_impls, metavar="IMPL",
+    parser.add_argument("--impl", type=_impls, metavar="IMPL", default=list(IMPLS),
                         help="'all' or a comma-separated subset of scratch,torch,lightning for every experiment "
-                             "(default: each config's own)")
+                             "(default: all three, so that every page carries a parity verdict; --impl scratch "
+                             "for the quick run)")
     parser.add_argument("--steps", type=_positive_int, metavar="N",
                         help="train every run N steps (or epochs): a quick check, not the results")
     parser.add_argument("--only", metavar="NAMES", help="a comma-separated subset of the experiments (run in the "
@@ -96,7 +98,8 @@ def run_one(name, args):
     if args.steps:
         cfg = cfg.with_steps(args.steps)
     command = "python -m experiments " + " ".join(
-        [name] + (["--impl", ",".join(args.impl)] if args.impl else []) + (["--steps", str(args.steps)] if args.steps else []))
+        [name, "--impl", "all" if set(args.impl) == set(IMPLS) else ",".join(args.impl)]
+        + (["--steps", str(args.steps)] if args.steps else []))
     if not studies.trains(cfg):
         report = study_job(cfg, logdir=args.logdir, device=args.device, command=command)
         return report, report.agree, command
@@ -130,8 +133,8 @@ def write_results(entries, out_dir, header):
     for name, report, agree, seconds, _, error in entries:
         holds = "failed" if error else _yes_no(report.holds)
         lines.append(f"| [{name}](#{name}) | {holds} | {_yes_no(agree)} | {seconds:.0f} |")
-    lines += ["", "\"implementations agree\": '-' where one implementation ran (scratch, the default); "
-              "`--impl all` runs scratch, torch and Lightning and prints a parity verdict per variant.", ""]
+    lines += ["", "\"implementations agree\": every variant's parity verdict (scratch, torch and Lightning from the "
+              "same θ_0; '-' where one implementation ran or the experiment trains nothing).", ""]
     for name, report, agree, seconds, command, error in entries:
         if error:
             lines += [f"## {name}", "", f"`{command}`", "", f"**Failed:** {error}", ""]

@@ -157,13 +157,13 @@ def test_multiclass_is_far_above_chance(tmp_path):
 def test_all_writes_results_with_every_page_and_its_figures(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    status = main(["all", "--only", "multiclass,init", "--steps", "20", "--logdir", str(tmp_path / "logs"),
-                   "--out", str(out)])
+    status = main(["all", "--only", "multiclass,init", "--impl", "scratch", "--steps", "20", "--logdir",
+                   str(tmp_path / "logs"), "--out", str(out)])
     assert status == 0, capsys.readouterr()
     text = (out / "RESULTS.md").read_text()
     assert "| [multiclass](#multiclass) |" in text and "| [init](#init) |" in text
     assert text.index("## init") < text.index("## multiclass")                    # the course's order
-    assert "`python -m experiments multiclass --steps 20`" in text and "cores" in text
+    assert "`python -m experiments multiclass --impl scratch --steps 20`" in text and "cores" in text
     links = [line[line.index("](") + 2:-1] for line in text.splitlines() if line.startswith("![")]
     assert "results/multiclass/confusion.png" in links and "results/init/costs.png" in links
     for link in links:
@@ -192,3 +192,14 @@ def test_all_refuses_bad_options_with_status_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["all", *argv])
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_all_runs_the_three_implementations_by_default(tmp_path, monkeypatch):
+    seen = []
+
+    def record(name, args):
+        seen.append(list(args.impl))
+        return report.Report(name, "c", "o"), True, "cmd"
+    monkeypatch.setattr(all_cmd, "run_one", record)
+    assert main(["all", "--only", "diagnose", "--logdir", str(tmp_path / "logs"), "--out", str(tmp_path)]) == 0
+    assert seen == [["scratch", "torch", "lightning"]]
