@@ -116,9 +116,22 @@ def _copy_figures(report, run_dir, out_dir, name):
     renamed = []
     for fname, caption in report.figures:
         flat = fname.replace(os.sep, "-").replace("/", "-")
-        shutil.copyfile(os.path.join(run_dir, fname), os.path.join(target, flat))
+        compact_png(os.path.join(run_dir, fname), os.path.join(target, flat))
         renamed.append((flat, caption))
     return renamed
+
+
+def compact_png(source, target):
+    """Copy PNG `source` to `target` with its colours reduced to a 256-colour palette (Pillow, which
+    matplotlib installs): a plot has few colours, and the copies next to RESULTS.md stay a few
+    hundred KB in all. A plain copy when Pillow is missing."""
+    try:
+        from PIL import Image
+    except ImportError:                          # pragma: no cover - matplotlib depends on Pillow
+        shutil.copyfile(source, target)
+        return
+    with Image.open(source) as image:
+        image.convert("RGB").quantize(colors=256).save(target, format="PNG", optimize=True)
 
 
 def _yes_no(value):
