@@ -87,19 +87,18 @@ def machine():
 
 
 def run_one(name, args):
-    """Run experiment `name` as the command line would. Returns (Report or None, agree: bool or None,
-    error message or None, the command)."""
+    """Run experiment `name` as the command line would, with args.impl and args.steps. Returns
+    (Report, agree: bool or None, the command)."""
     from . import studies
+    from .cli import check_logdir
     from .main_job import experiment_job, study_job
-    cfg = load_config(name)
-    changes = {"impls": tuple(args.impl)} if args.impl else {}
-    if changes:
-        cfg = cfg.override(**changes)
+    cfg = load_config(name).override(impls=tuple(args.impl))
     if args.steps:
         cfg = cfg.with_steps(args.steps)
-    command = "python -m experiments " + " ".join(
-        [name, "--impl", "all" if set(args.impl) == set(IMPLS) else ",".join(args.impl)]
-        + (["--steps", str(args.steps)] if args.steps else []))
+    check_logdir(args.logdir, cfg)
+    command = " ".join(["python -m experiments", name, "--impl",
+                        "all" if set(args.impl) == set(IMPLS) else ",".join(args.impl)]
+                       + (["--steps", str(args.steps)] if args.steps else []))
     if not studies.trains(cfg):
         report = study_job(cfg, logdir=args.logdir, device=args.device, command=command)
         return report, report.agree, command
@@ -167,8 +166,6 @@ def main(argv=None):
     if not os.path.isdir(args.out):
         print(f"{parser.prog}: error: --out {args.out}: not a directory", file=sys.stderr)
         return EXIT_ERROR
-    from .cli import check_logdir
-    from .runner import experiment_dir
     start, entries = time.perf_counter(), []
     shutil.rmtree(os.path.join(args.out, FIGURE_DIR), ignore_errors=True)
     try:
@@ -177,9 +174,8 @@ def main(argv=None):
             t0 = time.perf_counter()
             command = f"python -m experiments {name}"
             try:
-                check_logdir(args.logdir, load_config(name))
                 report, agree, command = run_one(name, args)
-                report.figures = _copy_figures(report, experiment_dir(args.logdir, load_config(name)), args.out, name)
+                report.figures = _copy_figures(report, os.path.join(args.logdir, name), args.out, name)
                 entries.append((name, report, agree, time.perf_counter() - t0, command, None))
             except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as err:
                 print(f"{parser.prog}: {name} failed: {err}", file=sys.stderr)

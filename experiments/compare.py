@@ -87,6 +87,13 @@ def first_parting(steps, costs, ref_costs, rtol=None):
     return int(steps[apart[0]]) if apart.size else None
 
 
+def params_agree(a, b):
+    """θ dicts a and b within DESIGN's float64 trajectory tolerance, entry by entry: rtol
+    TRAJECTORY_RTOL (1e-8), atol 1e-12 (b the reference)."""
+    from torch_ref.parity import TRAJECTORY_RTOL
+    return all(np.allclose(a[k], b[k], rtol=TRAJECTORY_RTOL, atol=1e-12) for k in b)
+
+
 def compare(result, ref):
     """The Comparison of RunResult `result` against the reference RunResult `ref`, over the
     logged steps both recorded (no steps when either has no trajectory)."""
@@ -101,8 +108,7 @@ def compare(result, ref):
     else:
         steps, cost_rel, param_rel, parting = (np.zeros(0, dtype=int), np.zeros(0), np.zeros(0), None)
     final_cost_ok = bool(np.isclose(result.final_cost, ref.final_cost, rtol=TRAJECTORY_RTOL, atol=0))
-    final_params_ok = all(np.allclose(result.params[k], ref.params[k], rtol=TRAJECTORY_RTOL, atol=1e-12)
-                          for k in ref.params)
+    final_params_ok = params_agree(result.params, ref.params)
     return Comparison(result.impl, ref.impl, steps, cost_rel, param_rel, parting,
                       relative_param_difference(result.params, ref.params), final_cost_ok, final_params_ok)
 

@@ -320,6 +320,15 @@ class Config:
                 raise ValueError(f"{self.name}, variant {v.name!r}: {message}") from None
         return out
 
+    def only(self, *names):
+        """A copy that keeps only the variants named (in the config's order). ValueError naming the
+        known variants for a name the config does not have."""
+        known = [v.name for v in self.variants]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"{self.name}: no variant(s) {unknown}; its variants are {known}")
+        return self.replace(variants=tuple(v for v in self.variants if v.name in names))
+
     def hparams(self):
         """The hyperparameters as TensorBoard wants them: flat str/int/float values."""
         keys = ("dataset", "layer_dims", "activations", "keep_probs", "init", "scale", "lambd",

@@ -113,17 +113,26 @@ def percent(fraction):
     return f"{100 * fraction:.1f} %"
 
 
+def recipe(d):
+    """The course's basic recipe for scratch.diagnostics' Diagnosis d: what to try for the high bias
+    first, then for the high variance (the course fixes the bias before it looks at the variance);
+    "done: neither is high" when it is ok."""
+    from scratch.diagnostics import RECIPE
+    problems = [p for p, on in (("high bias", d.high_bias), ("high variance", d.high_variance)) if on]
+    if not problems:
+        return "done: neither is high"
+    return "; ".join(f"{'then ' if i else ''}for the {p}: {', '.join(RECIPE[p])}" for i, p in enumerate(problems))
+
+
 def diagnosis_line(train_acc, dev_acc, base_error=0.0):
     """One line of F25 (scratch.diagnostics.diagnose): train and dev error (1 - accuracy), the
-    avoidable bias and the variance, the label, and the course's recipe for what to try next (for
-    high bias first, as the recipe goes: variance is addressed once the bias is low).
+    avoidable bias and the variance, the label, and the course's recipe for what to try next (recipe).
     "no dev set" when dev_acc is None."""
-    from scratch.diagnostics import RECIPE, diagnose
+    from scratch.diagnostics import diagnose
     if dev_acc is None:
         return "no dev set: no diagnosis"
     d = diagnose(1 - train_acc, 1 - dev_acc, base_error)
-    first = "high bias" if d.high_bias else "high variance"        # the course's recipe: bias first
-    advice = f"; next, for the {first}: {', '.join(RECIPE[first])}" if d.advice else ""
+    advice = f"; next, {recipe(d)}" if d.advice else ""
     return (f"train error {percent(1 - train_acc)}, dev error {percent(1 - dev_acc)}, base error "
             f"{percent(base_error)}: avoidable bias {percent(d.avoidable_bias)}, variance "
             f"{percent(d.variance)} -> {d.label}{advice}")

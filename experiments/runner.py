@@ -428,7 +428,7 @@ def lightning_accelerator(device):
     Lightning's INFO banners and a harmless warning of Lightning 2.6 under torch 2.13 silenced: what
     every experiment that trains through Lightning calls first."""
     import warnings
-    import lightning.pytorch  # noqa: F401  (its import sets its loggers to INFO: quiet them after)
+    import lightning.pytorch  # noqa: F401 - its import sets its loggers to INFO: quiet them after
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
@@ -569,6 +569,13 @@ def save_models(runs, path):
     return [save_model(target, r.model) for _, r, target in save_paths(path, runs)]
 
 
+def initial_params(cfg):
+    """θ_0 of a (variant's) config, the one every implementation starts from: initialize_parameters
+    (layer_dims, init, scale, batch norm) in float64 from init_seed, or seed when init_seed is None."""
+    seed = cfg.seed if cfg.init_seed is None else cfg.init_seed
+    return initialize_parameters(list(cfg.layer_dims), cfg.init, rng=seed, scale=cfg.scale, batchnorm=cfg.batchnorm)
+
+
 def run(cfg, impls=None, logdir="logs", device=None, data_paths=None, resume=None):
     """Train every variant of cfg with every implementation in impls (default cfg.impls), all from
     the θ_0 that initialize_parameters(layer_dims, init, rng=seed, scale) draws in float64, with the
@@ -606,9 +613,7 @@ def run(cfg, impls=None, logdir="logs", device=None, data_paths=None, resume=Non
     clear_experiment(logdir, cfg)
     out = []
     for variant, vcfg, data in plan:
-        init_seed = vcfg.seed if vcfg.init_seed is None else vcfg.init_seed
-        params0 = initialize_parameters(list(vcfg.layer_dims), vcfg.init, rng=init_seed, scale=vcfg.scale,
-                                        batchnorm=vcfg.batchnorm)
+        params0 = initial_params(vcfg)
         masks = shared_dropout_masks(vcfg.layer_dims, vcfg.keep_probs, data.train[0].shape[1], vcfg.seed,
                                      vcfg.mini_batch_size)
         with threads_for(vcfg):

@@ -260,3 +260,6 @@ def flower():
     from scratch.data import load_flower, split
     (Xt, Yt), (Xd, Yd), _ = split(*load_flower(m=200, seed=0), ratios=(0.6, 0.2, 0.2), seed=0)
     return Xt, Yt, Xd, Yd
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"       # the first 8 bytes of every PNG file

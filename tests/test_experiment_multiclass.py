@@ -12,9 +12,9 @@ import pytest
 
 from experiments.cli import main
 from experiments.config import load_config
+from conftest import PNG_MAGIC
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")   # Lightning 2.6 with torch 2.13, harmless
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IMPLS = ("scratch", "torch", "lightning")
 
 

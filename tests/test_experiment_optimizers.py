@@ -9,9 +9,9 @@ import pytest
 
 from experiments.cli import main
 from experiments.config import CONFIG_DIR, DEFAULT_ITERATIONS, load_config
+from conftest import PNG_MAGIC
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*")   # Lightning 2.6 with torch 2.13, harmless
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VARIANTS = ["gd", "momentum", "adam", "gd-decay", "momentum-decay", "gd-0.1"]
 
 BASE = """\

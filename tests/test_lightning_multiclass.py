@@ -21,6 +21,7 @@ from torch_ref import convert                                         # noqa: E4
 from torch_ref.lightning import (CONFUSION_TAG, CourseDataModule,  # noqa: E402
                                  train_lightning)
 from torch_ref.parity import TRAJECTORY_RTOL                          # noqa: E402
+from conftest import PNG_MAGIC
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*LeafSpec.*"),  # Lightning 2.6 with torch 2.13, harmless
               pytest.mark.usefixtures("restored_torch_state")]
@@ -29,7 +30,6 @@ STEPS = 120                       # >= 100 steps: DESIGN's trajectory rule
 # falls from step ~60, and there scratch and the plain torch loop part as well (a rounding difference
 # amplified by the run, the README's edge of stability), so a parity test must start from a stable one.
 SEED = 0
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # torchmetrics computes accuracies in float32: a fraction k/m then differs from scratch's float64 by
 # at most half an ulp of float32 (~6e-8 relative)
 METRIC_RTOL = 1e-6

@@ -10,8 +10,8 @@ from experiments import report, runner, studies
 from experiments.cli import main, with_data
 from experiments.config import Config, load_config
 from experiments.main_job import experiment_job
+from conftest import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def tiny(**changes):
@@ -55,10 +55,11 @@ def test_diagnosis_line_gives_the_course_label_and_its_recipe(train_err, dev_err
     assert f"train error {100 * train_err:.1f} %" in line and f"dev error {100 * dev_err:.1f} %" in line
     if label == "ok":
         assert "next" not in line
-    else:      # the course's recipe fixes the bias first
+    else:      # the course's recipe fixes the bias first, then the variance
         first = "high bias" if "bias" in label else "high variance"
         assert f"next, for the {first}:" in line
-        assert ("bigger network" in line) == (first == "high bias")
+        assert ("bigger network" in line) == ("bias" in label)
+        assert ("then for the high variance: more data" in line) == (label == "high bias and high variance")
     assert report.diagnosis_line(0.9, None) == "no dev set: no diagnosis"
 
 
@@ -203,3 +204,10 @@ def test_all_runs_the_three_implementations_by_default(tmp_path, monkeypatch):
     monkeypatch.setattr(all_cmd, "run_one", record)
     assert main(["all", "--only", "diagnose", "--logdir", str(tmp_path / "logs"), "--out", str(tmp_path)]) == 0
     assert seen == [["scratch", "torch", "lightning"]]
+
+
+def test_config_only_keeps_the_named_variants_in_the_configs_order():
+    cfg = load_config("init")
+    assert [v.name for v in cfg.only("he", "zeros").variants] == ["zeros", "he"]
+    with pytest.raises(ValueError, match=r"init: no variant\(s\) \['nosuch'\]; its variants are \['zeros'"):
+        cfg.only("he", "nosuch")

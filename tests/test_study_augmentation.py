@@ -8,10 +8,10 @@ import pytest
 from experiments.config import Variant, load_config
 from experiments.main_job import experiment_job
 from experiments.runner import load_data
+from conftest import PNG_MAGIC
 
 pytestmark = [pytest.mark.usefixtures("restored_torch_state"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]   # Lightning 2.6 with torch 2.13, harmless
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def small(seeds=2, steps=300):

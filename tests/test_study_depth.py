@@ -7,8 +7,8 @@ import pytest
 from experiments.config import load_config
 from experiments.main_job import experiment_job
 from experiments.studies import depth as study
+from conftest import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +53,7 @@ def test_holds_when_every_deeper_net_fits_better():
 @pytest.mark.usefixtures("restored_torch_state")
 def test_scratch_and_lightning_agree_at_each_depths_rate(tmp_path):
     pytest.importorskip("lightning")
-    cfg = load_config("depth")
-    cfg = cfg.replace(variants=tuple(v for v in cfg.variants if v.name in ("L2", "L9")),
-                      impls=("scratch", "lightning")).with_steps(100)
+    cfg = load_config("depth").only("L2", "L9").replace(impls=("scratch", "lightning")).with_steps(100)
     runs, report = experiment_job(cfg, logdir=str(tmp_path))
     for vr in runs:
         assert vr.agree, report.verdicts

@@ -5,8 +5,8 @@ import pytest
 from experiments.config import load_config
 from experiments.main_job import study_job
 from experiments.studies import diagnose as study
+from conftest import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COURSE = {"1 % / 11 %": "high variance", "15 % / 16 %": "high bias", "15 % / 30 %": "high bias and high variance",
           "0.5 % / 1 %": "ok", "15 % / 16 %, base 15 %": "ok"}
 

@@ -9,10 +9,10 @@ from experiments import runner
 from experiments.config import load_config
 from experiments.main_job import study_job
 from experiments.studies import early_stopping as study
+from conftest import PNG_MAGIC
 
 pytestmark = [pytest.mark.usefixtures("restored_torch_state"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]   # Lightning 2.6 with torch 2.13, harmless
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEPS = 2000                 # the whole run, shortened (the full config's dev cost bottoms out near step 400)
 
 
@@ -23,7 +23,7 @@ def small(impls=("scratch",), steps=STEPS, patience=None):
 
 def test_the_kept_parameters_are_those_of_the_lowest_dev_cost():
     cfg = small()
-    data, params0 = runner.load_data(cfg), study.initial_parameters(cfg)
+    data, params0 = runner.load_data(cfg), runner.initial_params(cfg)
     res, thetas = study.run_scratch(cfg, data, params0, patience=10)
     steps = [r["step"] for r in res.history]
     dev = [r["dev_cost"] for r in res.history]

@@ -7,10 +7,10 @@ import pytest
 from experiments.config import load_config
 from experiments.main_job import experiment_job
 from experiments.studies import ensemble as study
+from conftest import PNG_MAGIC
 
 pytestmark = [pytest.mark.usefixtures("restored_torch_state"),
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*")]   # Lightning 2.6 with torch 2.13, harmless
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def small(members=3, steps=1000):

@@ -7,13 +7,8 @@ import pytest
 from experiments.config import load_config
 from experiments.main_job import experiment_job
 from experiments.studies import hidden
+from conftest import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def only(cfg, *names):
-    """cfg with the variants `names` alone."""
-    return cfg.replace(variants=tuple(v for v in cfg.variants if v.name in names))
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +16,7 @@ def three(tmp_path_factory):
     """hidden.toml's logistic, n_h-4 and n_h-50 at the full 5000 steps, scratch: (runs by variant,
     report, run_dir)."""
     logdir = tmp_path_factory.mktemp("hidden")
-    runs, report = experiment_job(only(load_config("hidden"), "logistic", "n_h-4", "n_h-50"), logdir=str(logdir))
+    runs, report = experiment_job(load_config("hidden").only("logistic", "n_h-4", "n_h-50"), logdir=str(logdir))
     return {vr.variant: vr for vr in runs}, report, logdir / "hidden"
 
 
@@ -62,7 +57,7 @@ def test_results_page_and_boundary_grid(three):
 @pytest.mark.filterwarnings("ignore:.*LeafSpec.*")
 def test_scratch_and_lightning_agree_on_the_headline(tmp_path):
     pytest.importorskip("lightning")
-    cfg = only(load_config("hidden"), "logistic", "n_h-4").with_steps(300).override(impls=("scratch", "lightning"))
+    cfg = load_config("hidden").only("logistic", "n_h-4").with_steps(300).override(impls=("scratch", "lightning"))
     runs, _ = experiment_job(cfg, logdir=str(tmp_path))
     for vr in runs:
         scratch, light = vr.results

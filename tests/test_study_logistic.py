@@ -10,8 +10,8 @@ from experiments.cli import with_data
 from experiments.config import load_config
 from experiments.main_job import experiment_job
 from experiments.studies import logistic
+from conftest import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")

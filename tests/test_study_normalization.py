@@ -8,8 +8,8 @@ from experiments import figures
 from experiments.config import load_config
 from experiments.main_job import experiment_job
 from experiments.studies import normalization as study
+from conftest import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TARGET = 0.2          # reached by both within 300 steps (raw near step 190, standardized near 20)
 
 

@@ -7,8 +7,8 @@ import pytest
 from experiments.config import load_config
 from experiments.main_job import experiment_job
 from experiments.studies import regularization as study
+from conftest import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +67,7 @@ def test_holds_is_computed_from_the_numbers():
 @pytest.mark.usefixtures("restored_torch_state")
 def test_scratch_and_lightning_agree_on_the_gaps_and_weights(tmp_path):
     pytest.importorskip("lightning")
-    cfg = load_config("regularization")
-    cfg = cfg.replace(variants=tuple(v for v in cfg.variants if v.name in ("none", "both")),
-                      impls=("scratch", "lightning")).with_steps(100)
+    cfg = load_config("regularization").only("none", "both").replace(impls=("scratch", "lightning")).with_steps(100)
     runs, report = experiment_job(cfg, logdir=str(tmp_path))
     for vr in runs:
         assert vr.agree, report.verdicts

@@ -8,8 +8,8 @@ from experiments.config import load_config
 from experiments.main_job import study_job
 from experiments.studies import vanishing as study
 from scratch.diagnostics import activation_variance_by_depth
+from conftest import PNG_MAGIC
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMALL = {"w_values": [0.5, 0.9, 1.1, 1.5], "linear_depth": 20, "depth": 12, "width": 30, "m": 40}
 
 

@@ -39,6 +39,13 @@ def trains(cfg):
     return cfg.study is None or not hasattr(load(cfg.study), "run_study")
 
 
+def majority(Y):
+    """The accuracy of predicting the more frequent of the 0/1 labels Y (1, m) everywhere: the chance
+    level a trained classifier must beat."""
+    share = float(Y.mean())
+    return max(share, 1 - share)
+
+
 def args(cfg, defaults):
     """cfg.study_args over `defaults` ({key: default value}): a dict with every key of defaults.
     ValueError for a key that defaults does not have, naming the known keys."""

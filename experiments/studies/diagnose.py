@@ -10,10 +10,10 @@ appending a table (its `expected` label may be left out: it is then diagnosed, n
 """
 import os
 
-from scratch.diagnostics import DIAGNOSIS_TOL, RECIPE, diagnose
+from scratch.diagnostics import DIAGNOSIS_TOL, diagnose
 
 from .. import figures
-from ..report import Report, Table, diagnosis_line, percent
+from ..report import Report, Table, diagnosis_line, percent, recipe
 from . import args
 
 # The course's examples (Course 2, week 1), errors as fractions.
@@ -46,16 +46,6 @@ def check_case(cfg, k, case):
     if case.get("expected") is not None and case["expected"] not in LABELS:
         raise ValueError(f"{where}: expected must be one of {list(LABELS)}; got {case['expected']!r}")
     return {"name": f"case {k}", "base_error": cfg.base_error, "expected": None, **case}
-
-
-def next_steps(d):
-    """The basic recipe for Diagnosis d: bias first, then variance (the course fixes the bias before it
-    looks at the variance); "done" when it is ok."""
-    problems = [p for p, on in (("high bias", d.high_bias), ("high variance", d.high_variance)) if on]
-    if not problems:
-        return "done: neither is high"
-    steps = [f"{'then ' if i else ''}for the {p}: {', '.join(RECIPE[p])}" for i, p in enumerate(problems)]
-    return "; ".join(steps)
 
 
 def diagnose_case(case, tol):
@@ -114,7 +104,7 @@ def run_study(cfg, run_dir, impls, device):
     table = Table(["case", "train error", "dev error", "base error", "avoidable bias", "variance", "diagnosis",
                    "the course's label", "matches", "what to try next (the basic recipe)"],
                   [[c["name"], percent(c["train_error"]), percent(c["dev_error"]), percent(c["base_error"]),
-                    percent(d.avoidable_bias), percent(d.variance), d.label, c["expected"], match, next_steps(d)]
+                    percent(d.avoidable_bias), percent(d.variance), d.label, c["expected"], match, recipe(d)]
                    for c, d, match in rows],
                   f"Bias and variance (F25): high means more than {percent(a['tol'])}")
     checked = [m for _, _, m in rows if m is not None]

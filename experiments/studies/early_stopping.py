@@ -3,7 +3,7 @@
 scratch's early stopping (scratch.train) against Lightning's (EarlyStopping on dev/cost and the best
 checkpoint, torch_ref.lightning.train_lightning) on the same run. experiments/configs/early-stopping.toml.
 
-The run: θ_0 from initialize_parameters(layer_dims, init, rng=init_seed or seed, scale), the data from
+The run: θ_0 from runner.initial_params (init_seed, else seed), the data from
 runner.load_data, the optimization arguments from runner.train_kwargs, as every experiment. Scratch
 also trains all N steps without early stopping, for the curves past the stop and for
 what the kept θ gains on the test set against θ_N.
@@ -13,23 +13,18 @@ import re
 
 import numpy as np
 
-from scratch.initializers import initialize_parameters
 from scratch.network import model_cost
 from scratch.train import train
 
 from .. import figures, runner
+from ..compare import params_agree
+from ..main_job import max_param_difference
 from ..report import Report, Table
 from . import args
 
 DEFAULTS = {"patience": 10}
 FIGURE = "early_stopping.png"
 CHECKPOINTS = "checkpoints"           # Lightning's best and last checkpoints, under the run directory
-
-
-def initial_parameters(cfg):
-    """θ_0 as runner.run draws it (init_seed, else seed)."""
-    seed = cfg.seed if cfg.init_seed is None else cfg.init_seed
-    return initialize_parameters(list(cfg.layer_dims), cfg.init, rng=seed, scale=cfg.scale, batchnorm=cfg.batchnorm)
 
 
 def run_scratch(cfg, data, params0, patience):
@@ -64,17 +59,6 @@ def stopping_step(res, N):
     """Where scratch's run `res` of N update steps stopped: its last logged step when early stopping
     ended it (the step whose dev cost used up the patience), else N (Lightning's global_step alike)."""
     return res.history[-1]["step"] if res.stopped_early else N
-
-
-def max_difference(a, b):
-    """max over arrays of max|a - b| (θ dicts with the same keys)."""
-    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
-
-
-def same_params(a, b):
-    """Within DESIGN's float64 trajectory tolerance: rtol TRAJECTORY_RTOL (1e-8), atol 1e-12."""
-    from torch_ref.parity import TRAJECTORY_RTOL
-    return all(np.allclose(a[k], b[k], rtol=TRAJECTORY_RTOL, atol=1e-12) for k in a)
 
 
 def curves_figure(cfg, full, early, patience, N, lightning_stop=None):
@@ -121,14 +105,14 @@ def compare_lightning(early, thetas, light, data, held_out, acts, N):
     only_lightning = best == N and N not in thetas and not early.stopped_early
     theta = early.final_params if only_lightning else thetas.get(best)
     agree = bool(stop == ref_stop and (best == ref_best or only_lightning) and theta is not None
-                 and same_params(out.params, theta))
+                 and params_agree(out.params, theta))
     row = ["lightning", stop, best, model_cost(*data.dev, out.params, acts),
-           f"{max_difference(out.params, theta):.1e}" if theta is not None else "-",
+           f"{max_param_difference(out.params, theta):.1e}" if theta is not None else "-",
            model_cost(*held_out[1], out.params, acts)]
     verdict = (f"scratch, lightning {'agree' if agree else 'DIFFER'} on early stopping: stopped at step "
                f"{ref_stop} / {stop}, best step {ref_best} / {best}"
                + (" (θ_N, validated by Lightning only)" if only_lightning else "")
-               + (f", kept θ max|Δ| {max_difference(out.params, theta):.1e}" if theta is not None else "")
+               + (f", kept θ max|Δ| {max_param_difference(out.params, theta):.1e}" if theta is not None else "")
                + f" (rtol {TRAJECTORY_RTOL:g}, atol 1e-12)")
     return row, agree, verdict
 
@@ -154,7 +138,7 @@ def run_study(cfg, run_dir, impls, device):
     patience = args(cfg, DEFAULTS)["patience"]
     if cfg.output != "sigmoid":
         raise ValueError(f"{cfg.name}: early stopping here is shown on a sigmoid network; got {cfg.output!r}")
-    data, params0 = runner.load_data(cfg), initial_parameters(cfg)
+    data, params0 = runner.load_data(cfg), runner.initial_params(cfg)
     with runner.threads_for(cfg):
         early, thetas = run_scratch(cfg, data, params0, patience)
         full, _ = run_scratch(cfg, data, params0, None)
@@ -162,7 +146,7 @@ def run_study(cfg, run_dir, impls, device):
     acts, held_out = list(cfg.activations), ("test", data.test) if data.test is not None else ("dev", data.dev)
     N = cfg.num_steps(data.train[0].shape[1])
     stop, best = stopping_step(early, N), early.best_step
-    kept_diff = max_difference(early.params, thetas[best])
+    kept_diff = max_param_difference(early.params, thetas[best])
     whole = gain_table(early, full, data, held_out, acts, N)
     (_, _, _, best_dev, kept_cost, *_, kept_acc), (*_, final_dev, final_cost, _, _, final_acc) = whole.rows
     lowest = min(early.history, key=lambda r: r["dev_cost"])["step"]

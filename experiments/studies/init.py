@@ -14,6 +14,7 @@ from scratch.initializers import INIT_STD
 
 from .. import figures
 from ..report import Report, Table, results_table
+from . import majority
 
 IDENTICAL_ATOL = 1e-12     # DESIGN's float64 atol: units "identical" up to rounding of values near 0
 BETTER_BY = 0.05           # He beats large random weights by at least 5 accuracy points
@@ -27,12 +28,6 @@ def unit_spread(params, L):
     def spread(key):
         return max(float(np.max(np.abs(params[f"{key}{l}"] - params[f"{key}{l}"][:1]))) for l in range(1, L))
     return spread("W"), spread("b")
-
-
-def majority(Y):
-    """The accuracy of predicting the more frequent label everywhere."""
-    share = float(np.mean(Y))
-    return max(share, 1 - share)
 
 
 def std_label(vcfg):

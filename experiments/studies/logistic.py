@@ -17,7 +17,7 @@ from scratch.logistic import optimize
 from .. import figures
 from ..config import IMAGE_SHAPES
 from ..report import Report, Table, results_table
-from . import args
+from . import args, majority
 
 DEFAULTS = {"with_data": None}     # with_data: the config keys for --data (experiments.cli.with_data reads it)
 COURSE_EVERY = 100                 # scratch.logistic.optimize records J at i = 0, 100, 200, ...
@@ -95,12 +95,6 @@ def rate_rows(runs):
                      None if J0 is None else J0 - float(r.final_cost),
                      r.accuracy["train"], r.accuracy["dev"], r.accuracy["test"]])
     return rows
-
-
-def majority(Y):
-    """The accuracy of predicting the more frequent label everywhere."""
-    share = float(np.mean(Y))
-    return max(share, 1 - share)
 
 
 def rate_verdict(rows, num_iterations):
