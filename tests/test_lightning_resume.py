@@ -60,7 +60,8 @@ class CrashAt(Callback):
     def __init__(self, step):
         self.step = step
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        # before every update, with fused steps too (a batch's hooks run once per log_every steps)
         if pl_module.step == self.step:
             raise RuntimeError(f"crash at step {self.step}")
 
@@ -128,9 +129,11 @@ def fit(data, kw, length, n, **more):
     return out, logger.curves
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "step-per-batch"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_resume_is_the_uninterrupted_run(flower, tmp_path, case):
+def test_resume_is_the_uninterrupted_run(flower, tmp_path, case, fused):
     kw, length, N, k = CASES[case]
+    kw = dict(kw, fuse_steps=fused)
     whole, whole_curves = fit(flower, kw, length, N)
     first, first_curves = fit(flower, kw, length, k, checkpoint_dir=str(tmp_path))
     k_steps, total = first.state.step, N * (4 if length == "num_epochs" else 1)    # 4 mini-batches an epoch
@@ -141,8 +144,9 @@ def test_resume_is_the_uninterrupted_run(flower, tmp_path, case):
         resumed, resumed_curves = fit(flower, kw, length, N, resume=source)
         assert_same_run(resumed, whole)
         assert joined(first_curves, resumed_curves) == whole_curves, f"from {type(source).__name__}"
-        # the fit starts at k0 = k - k % log_every and skips k - k0 batches (see train_lightning)
-        assert resumed.trainer.global_step == total - (k_steps - k_steps % kw["log_every"])
+        # fused, the fit starts at step k; else at k0 = k - k % log_every and skips k - k0 batches
+        start = k_steps if fused else k_steps - k_steps % kw["log_every"]
+        assert resumed.trainer.global_step == total - start
     if case == "minibatch-adam-schedule":
         assert whole.state.opt_state["t"] == whole.state.step and k_steps % kw["log_every"] != 0
 

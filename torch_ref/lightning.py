@@ -104,6 +104,21 @@ class RepeatedBatch:
             yield self.x, self.y
 
 
+class StepChunk:
+    """The items of consecutive training steps, as one Lightning batch (fused steps). Not a list on
+    purpose: Lightning walks a list's every tensor to move it to the device and convert its precision
+    (about 40 µs a step); these tensors are already on the device, in the run's dtype."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
 class PlannedBatches:
     """The training batches of a scratch.plan.Plan, from tensors kept on the device: each step yields
     (x_b, y_b, weight, m_b), the columns of that step (gathered once per step; full batch: the tensors
@@ -113,16 +128,37 @@ class PlannedBatches:
     DDP (world W > 1): process r takes every W-th column of each step, from the r-th: full batch
     pre-sharded once in CourseDataModule.setup (x, y are then the shard), mini-batches per step.
     start: the first step yielded, so that a resumed run sees the batches of steps start, start+1, ...
-    of the same plan (the epoch's order, then the rest of the epochs)."""
+    of the same plan (the epoch's order, then the rest of the epochs).
+    chunk: None, one step per item; or k, each item a StepChunk of the items of consecutive steps, cut
+    at the run's steps that are multiples of k (a resumed run's first list may be shorter, and so
+    may the last): what DeepNetModule's fused steps train in one training_step."""
 
-    def __init__(self, x, y, plan, rank=0, world=1, start=0):
+    def __init__(self, x, y, plan, rank=0, world=1, start=0, chunk=None):
         self.x, self.y, self.plan, self.rank, self.world = x, y, plan, rank, world
         self.start = check_count("start", start, minimum=0)     # the first step yielded (a resumed run)
+        self.chunk = None if chunk is None else check_count("chunk", chunk, minimum=1)
 
     def __len__(self):
-        return self.plan.num_steps - self.start
+        if self.chunk is None:
+            return self.plan.num_steps - self.start
+        k = self.chunk
+        return -(-self.plan.num_steps // k) - self.start // k          # chunks ending after `start`
 
     def __iter__(self):
+        if self.chunk is None:
+            yield from self._steps()
+            return
+        step, chunk = self.start, []
+        for item in self._steps():
+            chunk.append(item)
+            step += 1
+            if step % self.chunk == 0:
+                yield StepChunk(chunk)
+                chunk = []
+        if chunk:
+            yield StepChunk(chunk)
+
+    def _steps(self):
         per_epoch = self.plan.steps_per_epoch
         for epoch in range(self.start // per_epoch, self.plan.num_epochs):
             skip = self.start - epoch * per_epoch if epoch == self.start // per_epoch else 0
@@ -171,6 +207,7 @@ class CourseDataModule(pl.LightningDataModule):
         self.num_iterations, self.m = self.plan.num_steps, X.shape[1]
         self.start_step = check_count("start_step", start_step, minimum=0)   # first training step (resume)
         self.rank, self.world = 0, 1                      # this process and how many there are (DDP)
+        self.chunk = None                                 # steps per training batch (fused steps: see PlannedBatches)
         self.dtype = convert.torch_dtype(dtype if dtype is not None else X.dtype)
         self._arrays, self._tensors = sets, None
 
@@ -198,7 +235,8 @@ class CourseDataModule(pl.LightningDataModule):
                          for name, (Xs, Ys) in arrays.items()}
 
     def train_dataloader(self):
-        return PlannedBatches(*self._tensors["train"], self.plan, self.rank, self.world, start=self.start_step)
+        return PlannedBatches(*self._tensors["train"], self.plan, self.rank, self.world, start=self.start_step,
+                              chunk=self.chunk)
 
     def val_dataloader(self):
         return RepeatedBatch(*self._tensors["dev"]) if self.has("dev") else []
@@ -303,6 +341,8 @@ class DeepNetModule(pl.LightningModule):
         self._resume = None           # the TrainState a resumed run continues
         self._history = {}            # step -> logged record (values: 0-d tensors until history() reads them)
         self._saved_step = None       # the step of the last checkpoint written
+        self.fused = None             # k steps per training_step (fuse_steps), or None: one
+        self._val_batches = None      # the Trainer's limit_val_batches while the last chunk holds it at 0
 
     @property
     def step(self):
@@ -382,10 +422,43 @@ class DeepNetModule(pl.LightningModule):
                 r[k] = v
         return [dict(self._history[i]) for i in sorted(self._history)]
 
+    def fuse_steps(self, k):
+        """Train k consecutive steps in one training_step (manual optimization), k = the run's
+        log_every: the loader then yields lists of the steps between two logged steps
+        (PlannedBatches(chunk=k)), and Lightning's per-batch machinery (hooks, loops, the logger
+        connector: about 0.5 ms on the CPU) runs once per k steps instead of once per step. Each step
+        is the same as one step per training_step, bit for bit: the same forward pass, cost, check 1,
+        record, backward, update (the LightningOptimizer, which counts global_step), lr schedule and
+        check 2, in the same order. One process only (DDP synchronises gradients once per
+        training_step). train_lightning sets the Trainer's rhythm to one write and one validation per
+        batch, i.e. per k steps, at the same steps as before."""
+        self.fused = check_count("k", k, minimum=1)
+        self.automatic_optimization = False
+
     def training_step(self, batch, batch_idx):
-        i = self.step
-        if i < self.first:                                       # a resumed run's steps already in θ_k
-            return None
+        if self.fused is None:
+            i = self.step
+            if i < self.first:                                   # a resumed run's steps already in θ_k
+                return None
+            loss = self._step_loss(i, batch)
+            if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+                self._unwritten = None                           # Lightning writes the record after this batch
+            return loss
+        opt = self.optimizers()                                  # LightningOptimizer: counts global_step
+        for item in batch:                                       # the steps i, i+1, ... of this chunk
+            i = self.step
+            loss = self._step_loss(i, item)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            self._after_update(i)
+        if self.step % self.fused:                              # the run's last, shorter chunk: no validation
+            self._val_batches, self.trainer.limit_val_batches = self.trainer.limit_val_batches, 0
+        return None
+
+    def _step_loss(self, i, batch):
+        """Step i up to its loss: the forward pass on θ_i, the cost J_i, divergence check 1 and, at a
+        logged step, the record (train/cost, the metrics, the "step" label)."""
         if len(batch) == 2:                                      # a plain (x, y) loader: the full batch
             self._check_m()
         x, y, weight, m_step = batch if len(batch) == 4 else (*batch, 1.0, self.m)
@@ -415,31 +488,30 @@ class DeepNetModule(pl.LightningModule):
             self._log("train/cost", cost, prog_bar=True)
             self.log_dict(self.train_metrics)                  # metric objects: the value of this batch
             self._log("step", float(i))                        # the label Lightning writes them under
-            self._unwritten = i
+            if self.fused is None:
+                self._unwritten = i
             if self.trainer.world_size > 1:                  # the logged value: the mean of the ranks' shares
                 cost = self.trainer.strategy.reduce(cost.detach(), reduce_op="mean")
             self._record(i, cost=cost, train_acc=values["train/acc"])
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            self._unwritten = None                             # Lightning writes the record after this batch
         return loss
 
+    def _after_update(self, i):
+        """After update i: the lr schedule, whose scheduler moves once per course epoch, after the last
+        step of each epoch ((i + 1) % steps_per_epoch == 0, counted in the run's steps i: Lightning's own
+        "step" interval would count this fit's batches, which restart at 0 in a resumed fit); then
+        divergence check 2 on θ_{i+1}, read every check_every steps."""
+        if self.scheduler is not None and (i + 1) % self._steps_per_epoch() == 0:
+            self.scheduler.step()
+        self.guard.after_update(i, self.model.parameters())
+        if self.guard.due(i):
+            self.guard.raise_if_diverged()
+
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
-        """The update, then the lr schedule: its scheduler moves once per course epoch, after the last
-        step of each epoch ((i + 1) % steps_per_epoch == 0), counted in the run's steps i (Lightning's
-        own "step" interval would count this fit's batches, which restart at 0 in a resumed fit)."""
+        """One step per training_step (automatic optimization): the update, then _after_update."""
         i = self.step
         optimizer.step(closure=optimizer_closure)
-        if self.scheduler is not None and i >= self.first and (i + 1) % self._steps_per_epoch() == 0:
-            self.scheduler.step()
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        """After the optimizer step: divergence check 2 on θ_{i+1} (step is now i + 1)."""
-        step = self.step - 1
-        if step < self.first:                                   # a skipped step of a resumed run
-            return
-        self.guard.after_update(step, self.model.parameters())
-        if self.guard.due(step):
-            self.guard.raise_if_diverged()
+        if i >= self.first:                                     # not a skipped step of a resumed run
+            self._after_update(i)
 
     def on_train_start(self):
         """A resumed run: torch's RNG where the saved run left it (nn.Dropout's masks), on the CPU and,
@@ -456,6 +528,8 @@ class DeepNetModule(pl.LightningModule):
         yet); then the last record, when no Lightning write followed it (num_iterations not a
         multiple of k)."""
         self.guard.raise_if_diverged()
+        if self._val_batches is not None:                      # see training_step
+            self.trainer.limit_val_batches, self._val_batches = self._val_batches, None
         if self.last_checkpoint is not None and self._saved_step != self.step:
             self.trainer.save_checkpoint(self.last_checkpoint)
         if self._unwritten is None or self.logger is None:
@@ -646,10 +720,18 @@ class LastCheckpoint(ModelCheckpoint):
                          enable_version_counter=False, every_n_train_steps=every,
                          every_n_epochs=None if every else 1, save_on_train_epoch_end=False)
 
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        # With fused steps (manual optimization) Lightning warns that the checkpoint holds the state
+        # after the batch's updates: θ_s after s updates, s a multiple of `every`, which is what is wanted.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*manual optimization and every_n_train_steps.*")
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
 
 def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, accelerator="auto", devices=1,
                  precision="64-true", deterministic=True, checkpoint_dir=None, early_stopping=None,
-                 progress_bar=False, callbacks=(), validate=True, strategy="auto", sync_batchnorm=False, start=0):
+                 progress_bar=False, callbacks=(), validate=True, strategy="auto", sync_batchnorm=False, start=0,
+                 fused=False):
     """A Trainer for ONE epoch of num_iterations - start steps, writing every log_every steps and
     validating every val_every steps (default log_every; validate=False: never); log_every and
     val_every are capped at num_iterations, the length of the whole run. start: the run's step
@@ -658,14 +740,23 @@ def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, a
     dev cost (BestCheckpoint). early_stopping: patience in validations (DevEarlyStopping, F26).
     devices, strategy: Lightning's; devices > 1 trains data-parallel (DDP; see CourseDataModule).
     sync_batchnorm: batch-norm layers take the statistics of the whole step across the DDP processes
-    (SyncBatchNorm), not of each process's share (ignored with one process)."""
+    (SyncBatchNorm), not of each process's share (ignored with one process).
+    fused: each training batch holds the log_every steps between two logged steps (DeepNetModule.
+    fuse_steps, one process): Lightning then writes, validates and keeps last.ckpt after every batch,
+    which ends at a multiple of log_every (the module skips the validation after the run's last,
+    shorter batch), and `start` may be any step."""
     num_iterations = check_count("num_iterations", num_iterations, minimum=1)
     start = check_count("start", start, minimum=0)
     if start >= num_iterations:
         raise ValueError(f"start must be less than num_iterations ({num_iterations}); got {start}")
-    steps = num_iterations - start                      # the batches of this fit
+    steps = num_iterations - start                      # the steps of this fit
     log_every = min(check_count("log_every", log_every, minimum=1), num_iterations)
     val_every = min(check_count("val_every", val_every or log_every, minimum=1), num_iterations)
+    per_batch = log_every if fused else 1               # steps per training batch
+    if fused:                                           # Lightning's rhythm in batches of log_every steps
+        if val_every != log_every:
+            raise ValueError(f"fused steps validate every log_every steps; got val_every {val_every}")
+        log_every = val_every = 1
     validate = validate and val_every <= steps          # Lightning refuses an interval past the fit's end
     check_choice("precision", precision, tuple(PRECISION_DTYPES))
     callbacks = list(callbacks)
@@ -677,7 +768,7 @@ def lean_trainer(num_iterations, *, log_every=1, val_every=None, logger=False, a
             callbacks.append(BestCheckpoint(checkpoint_dir))
         callbacks.append(LastCheckpoint(checkpoint_dir, every=None if validate else log_every))
     if progress_bar:
-        callbacks.append(TrainingBar(refresh_rate=max(1, steps // 200)))
+        callbacks.append(TrainingBar(refresh_rate=max(1, -(-steps // per_batch) // 200)))
     return pl.Trainer(max_epochs=1, max_steps=steps, accelerator=accelerator, devices=devices, strategy=strategy,
                       precision=precision, deterministic=deterministic, logger=logger, log_every_n_steps=log_every,
                       val_check_interval=val_every if validate else None, limit_val_batches=1.0 if validate else 0,
@@ -978,7 +1069,7 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
                     batchnorm=False, bn_beta=0.9, bn_eps=1e-5, early_stopping=None, checkpoint_dir=None,
                     log_every=None, logger=False, accelerator="auto", devices=1, precision="64-true",
                     deterministic=True, progress_bar=False, callbacks=(), strategy="auto",
-                    check_every=CHECK_EVERY, verbose=False, resume=None):
+                    check_every=CHECK_EVERY, verbose=False, resume=None, fuse_steps=None):
     """scratch.train's twin through Lightning: same arguments, same step convention.
 
     θ_0 = params, or initialize_parameters(layer_dims, init, rng=seed) as scratch.train draws it,
@@ -1025,6 +1116,15 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     first k - k0 batches (training_step returns None), so that Lightning's logging and validation
     rhythm, counted from the fit's start, stays on the steps of the run (DeepNetModule.resume_from).
     With DDP (which cannot skip a batch) k must be a multiple of log_every.
+
+    fuse_steps: train the log_every steps between two logged steps in one training_step
+    (DeepNetModule.fuse_steps), so that Lightning's per-batch work is paid once per log_every steps;
+    None (default): with one process (devices=1), not with DDP. The run is the same, bit for bit, as
+    with fuse_steps=False (one step per training_step): the same θ, history, logged values, dev
+    validations and checkpoints at the same steps. What changes is what a callback sees: Lightning's
+    per-batch hooks (on_train_batch_start/end, on_before/after_backward, ...) run once per log_every
+    steps, at the logged steps (on_train_batch_start before the logged step i, on_train_batch_end after
+    the update of step i + log_every - 1), and a resumed run starts at its own step k, whatever k.
     """
     dtype = PRECISION_DTYPES[check_choice("precision", precision, tuple(PRECISION_DTYPES))]
     if list(activations)[-1:] and list(activations)[-1] in OUTPUTS:   # the labels fit the output layer, first
@@ -1039,10 +1139,16 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
     if log_every is None:
         log_every = math.ceil(num_iterations / 100)
     log_every = min(check_count("log_every", log_every, minimum=1), num_iterations)
+    if fuse_steps is None:
+        fuse_steps = devices == 1
+    elif fuse_steps and devices != 1:
+        raise ValueError(f"fuse_steps needs one process (devices=1): DDP synchronises the gradients once per "
+                         f"training_step; got devices={devices!r}")
     saved, start, bn_stats = resume_state(resume), 0, None
     if saved is not None:
         k = check_resume(saved, params, optimizer, plan, seed)
-        start = k - k % log_every                 # the fit's first batch: a logging/validation boundary
+        # the fit's first step: fused, k itself; else a logging/validation boundary (steps k0..k-1 skipped)
+        start = k if fuse_steps else k - k % log_every
         np_dtype = convert.numpy_dtype(dtype)
         params = {name: np.asarray(v, dtype=np_dtype) for name, v in saved.params.items()}
         if saved.bn_stats is not None:
@@ -1066,13 +1172,16 @@ def train_lightning(X, Y, layer_dims, activations, *, learning_rate, num_iterati
                                beta2=beta2, epsilon=epsilon, lr_schedule=lr_schedule, batchnorm=batchnorm,
                                bn_beta=bn_beta, bn_eps=bn_eps, bn_stats=bn_stats)
         module.log_every = log_every
+        if fuse_steps:
+            module.fuse_steps(log_every)
+            data.chunk = log_every
         if saved is not None:
             module.resume_from(saved, offset=start)
         trainer = lean_trainer(num_iterations, log_every=log_every, logger=logger, accelerator=accelerator,
                                devices=devices, precision=precision, deterministic=deterministic,
                                checkpoint_dir=checkpoint_dir, early_stopping=early_stopping, strategy=strategy,
                                progress_bar=progress_bar, callbacks=callbacks, validate=data.has("dev"),
-                               sync_batchnorm=module.model.batchnorm, start=start)
+                               sync_batchnorm=module.model.batchnorm, start=start, fused=bool(fuse_steps))
         if module.model.batchnorm and trainer.world_size > 1 and trainer.strategy.root_device.type != "cuda":
             raise ValueError(f"batch norm with {trainer.world_size} DDP processes needs CUDA devices: each process "
                              "holds a share of the step's examples, and only torch's SyncBatchNorm (GPU only) "
