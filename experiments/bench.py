@@ -4,7 +4,8 @@ Times, side by side in one run and on the same data, one training step of
   scratch      scratch.train (NumPy, the course's formulas),
   raw torch    a hand-written loop: nn.Sequential + BCEWithLogitsLoss + torch.optim.SGD,
   train_plain  torch_ref.train_loop.train_plain (DeepNet, the divergence guard, history),
-  lightning    torch_ref.lightning.train_lightning (the lean Trainer),
+  lightning    torch_ref.lightning.train_lightning (the lean Trainer, fused steps: one training_step per
+               log_every steps, the same work per step as a run's default log_every = N/100),
 for each network and dtype below, on the CPU (and, with a GPU, the torch paths on CUDA).
 
 A step's time is (T(2N) - T(N)) / N, T(n) the wall time of a whole run of n full-batch gradient-descent
@@ -15,8 +16,8 @@ torch spin for a while after their last call, and slow whichever runs next on a 
 
 Also measured: the machine's matrix-product ceiling (one large A @ B in NumPy and in torch; GFLOP/s of
 each step against it), the peak memory of one step (a fresh process per implementation, resident-set
-growth), and time per step against m for the tall net with the fitted exponent (t ∝ m^k; k = 1 is
-linear). Writes FILE (default BENCHMARKS.md) with the machine, the versions and the tables, and a PNG of
+growth), time per step against m for the tall net with the fitted exponent (t ∝ m^k; k = 1 is
+linear), and where a step goes: its matrix products timed alone in each library, against the rest. Writes FILE (default BENCHMARKS.md) with the machine, the versions and the tables, and a PNG of
 time against m beside it. Numbers only: nothing is asserted.
 """
 import argparse
@@ -215,30 +216,58 @@ def step_memory(impl, dims, m, dtype):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def product_profile(repeats, dims=(12288, 20), m=209):
-    """Where the course deep net's step goes: its two large products, timed alone in each library and
-    layout. NumPy (course layout): Z[1] = W[1] X and dW[1] = dZ[1] Xᵀ; torch (batch first): F.linear(x, W)
-    = x Wᵀ and dW = dzᵀ x, what nn.Linear and its autograd compute. Median milliseconds per product."""
+def _median_time(fn, repeats, inner=1):
+    """Median seconds of one call of fn over `repeats` timings of `inner` calls each, after a warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - start) / inner)
+    return statistics.median(times)
+
+
+def product_time(dims, m, dtype, repeats):
+    """Where a step goes: the matrix products of one full-batch step of `dims` on m examples, timed alone
+    in each library and its layout, summed (seconds). NumPy (scratch's course layout): Z[l] = W[l] A[l-1],
+    dW[l] = dZ[l] A[l-1]ᵀ and dA[l-1] = W[l]ᵀ dZ[l] (l >= 2); torch (batch first): F.linear(a, W) = a Wᵀ,
+    dW = dzᵀ a and da = dz W, what nn.Linear and its autograd compute. The rest of a step (activations,
+    their derivatives, the cost, the update, allocation, Python) is the step's time minus this."""
     import torch
     import torch.nn.functional as F
-    out = {}
-    for dtype in (np.float64, np.float32):
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((dims[0], m)).astype(dtype)
-        W = rng.standard_normal((dims[1], dims[0])).astype(dtype)
-        dZ = rng.standard_normal((dims[1], m)).astype(dtype)
-        x, w, dz = torch.from_numpy(np.ascontiguousarray(X.T)), torch.from_numpy(W), torch.from_numpy(np.ascontiguousarray(dZ.T))
-        cases = {"numpy W X": lambda: W @ X, "numpy dZ Xᵀ": lambda: dZ @ X.T,
-                 "torch x Wᵀ": lambda: F.linear(x, w), "torch dzᵀ x": lambda: dz.T @ x}
-        for name, product in cases.items():
-            product()
-            times = []
-            for _ in range(max(5, repeats)):
-                start = time.perf_counter()
-                for _ in range(10):
-                    product()
-                times.append((time.perf_counter() - start) / 10)
-            out[(np.dtype(dtype).name, name)] = statistics.median(times)
+    rng = np.random.default_rng(0)
+    inner = max(1, int(2e7 // (m * max(dims))))                 # small products: time several per call
+    layers = [(rng.standard_normal((dims[l - 1], m), dtype=dtype), rng.standard_normal((dims[l], dims[l - 1]), dtype=dtype),
+               rng.standard_normal((dims[l], m), dtype=dtype)) for l in range(1, len(dims))]
+    total = {"numpy": 0.0, "torch": 0.0}
+    for l, (A, W, dZ) in enumerate(layers, start=1):            # NumPy first, all of it (see SETTLE_SECONDS)
+        ops = [lambda: W @ A, lambda: dZ @ A.T] + ([lambda: W.T @ dZ] if l >= 2 else [])
+        total["numpy"] += sum(_median_time(op, repeats, inner) for op in ops)
+    time.sleep(SETTLE_SECONDS)
+    for l, (A, W, dZ) in enumerate(layers, start=1):
+        a, w, dz = (torch.from_numpy(np.ascontiguousarray(A.T)), torch.from_numpy(W),
+                    torch.from_numpy(np.ascontiguousarray(dZ.T)))
+        ops = [lambda: F.linear(a, w), lambda: dz.T @ a] + ([lambda: dz @ w] if l >= 2 else [])
+        total["torch"] += sum(_median_time(op, repeats, inner) for op in ops)
+    return total
+
+
+def elementwise_time(shape, dtype, repeats):
+    """One elementwise pass over an array of `shape` (relu: max(z, 0)), seconds: NumPy (its ufuncs run on
+    one core), torch with its intra-op threads, and torch on one thread."""
+    import torch
+    Z = np.random.default_rng(0).standard_normal(shape, dtype=dtype)
+    z = torch.from_numpy(Z)
+    out = {"numpy": _median_time(lambda: np.maximum(Z, 0), repeats)}
+    time.sleep(SETTLE_SECONDS)
+    threads = torch.get_num_threads()
+    out[f"torch, {threads} threads"] = _median_time(lambda: torch.relu(z), repeats)
+    torch.set_num_threads(1)
+    try:
+        out["torch, 1 thread"] = _median_time(lambda: torch.relu(z), repeats)
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
@@ -319,13 +348,19 @@ def run_suite(quick=False, repeats=5, out=Path("BENCHMARKS.md"), log=print):
                  for impl in ("scratch", "raw torch")}
 
     memory = {impl: step_memory(impl, [100, 64, 1], memory_m, np.float32) for impl in ("scratch", "raw torch")}
-    profile = product_profile(repeats)
+    profile = {(r["net"], r["dtype"]): product_time(r["dims"], r["m"], np.dtype(r["dtype"]).type, repeats)
+               for r in rows if r["impl"] == "scratch"}
+    tall_m = scaling_m[-1]
+    scaling_products = product_time([100, 64, 1], tall_m, np.float32, max(3, repeats // 2))
+    elementwise = elementwise_time((64, tall_m), np.float32, repeats)
+    log("products alone: " + ", ".join(f"{net} {dt}: NumPy {_fmt(p['numpy'])}, torch {_fmt(p['torch'])}"
+                                        for (net, dt), p in profile.items()))
     log("peak memory of one step: " + ", ".join(f"{k} {v['step_mb']:.0f} MiB" for k, v in memory.items()))
 
     png = out.with_name(out.stem + "_time_vs_m.png")
     _plot(scaling, scaling_m, exponents, png)
     out.write_text(_markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory_m, quick, repeats,
-                             png.name, profile))
+                             png.name, profile, scaling_products, elementwise))
     log(f"wrote {out} and {png}")
     return rows
 
@@ -347,7 +382,8 @@ def _plot(scaling, scaling_m, exponents, path):
     plt.close(fig)
 
 
-def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory_m, quick, repeats, png, profile):
+def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory_m, quick, repeats, png, profile,
+              scaling_products, elementwise):
     lines = ["# Benchmarks", "",
              f"Written by `python -m experiments bench{' --quick' if quick else ''} --repeats {repeats}` "
              f"on {time.strftime('%Y-%m-%d')}. Per-step times are (T(2N) - T(N)) / N of whole full-batch runs, "
@@ -391,14 +427,27 @@ def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory
     lines += [f"| {k} | {v['data_mb']:.0f} | {v['step_mb']:.0f} |" for k, v in memory.items()]
     s, t = memory["scratch"]["step_mb"], memory["raw torch"]["step_mb"]
     lines += ["", f"scratch / torch: {s / t:.2f}." if t > 0 else "", "",
-              "## Where the course deep net's step goes ([12288, 20, ...], m = 209)", "",
-              "Its two large products (Z[1] and dW[1]) timed alone, each in its library's layout (median ms per "
-              "product), to set against the per-step times above: how much of a step is the BLAS of each library "
-              "for these shapes (NumPy: OpenBLAS) and how much is the rest.", "",
-              "| dtype | NumPy W X | NumPy dZ Xᵀ | torch x Wᵀ | torch dzᵀ x |", "|---|---|---|---|---|"]
-    for dt in ("float64", "float32"):
-        lines.append(f"| {dt} | " + " | ".join(f"{1e3 * profile[(dt, k)]:.2f}" for k in
-                                                ("numpy W X", "numpy dZ Xᵀ", "torch x Wᵀ", "torch dzᵀ x")) + " |")
+              "## Where a step goes: the matrix products and the rest", "",
+              "Each step's matrix products (forward W A, dW = dZ Aᵀ, and dA = Wᵀ dZ below the first layer) timed "
+              "alone in each library and its layout and summed, against the step's time from the table above; "
+              "the rest is everything else (activations and their derivatives, the cost, the update, allocation, "
+              "Python). NumPy's products are OpenBLAS's, torch's its own (MKL / oneDNN on this build): where "
+              "scratch's products alone take longer than torch's, that part of the gap is the BLAS, not scratch.", "",
+              "| net | dtype | scratch step | NumPy products | scratch rest | raw torch step | torch products | "
+              "torch rest | products NumPy / torch |", "|---|---|---|---|---|---|---|---|---|"]
+    for (net, dt), p in profile.items():
+        s_step, t_step = by[(net, dt, "cpu", "scratch")]["median"], by[(net, dt, "cpu", "raw torch")]["median"]
+        lines.append(f"| {net} | {dt} | {_fmt(s_step)} | {_fmt(p['numpy'])} | {_fmt(s_step - p['numpy'])} | "
+                     f"{_fmt(t_step)} | {_fmt(p['torch'])} | {_fmt(t_step - p['torch'])} | "
+                     f"{p['numpy'] / p['torch']:.2f} |")
+    m_top = scaling_m[-1]
+    s_step, t_step = scaling[("scratch", m_top)], scaling[("raw torch", m_top)]
+    lines += ["", f"The tall net at m = {m_top:,} (float32): products NumPy {_fmt(scaling_products['numpy'])}, "
+              f"torch {_fmt(scaling_products['torch'])}; the rest of the step scratch "
+              f"{_fmt(s_step - scaling_products['numpy'])}, torch {_fmt(t_step - scaling_products['torch'])}. "
+              f"One elementwise pass over its (64, m) hidden layer (relu), the kind of operation the rest is made "
+              "of: " + ", ".join(f"{k} {_fmt(v)}" for k, v in elementwise.items()) + ". NumPy's ufuncs run on "
+              "one core; torch splits an elementwise pass over its threads."]
     lines.append("")
     return "\n".join(lines)
 

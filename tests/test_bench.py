@@ -49,5 +49,9 @@ def test_quick_suite_writes_its_report(tmp_path, capsys):
         assert f"| {net} " in text
     assert re.search(r"Fitted exponent k of t ∝ m\^k: scratch -?\d+\.\d\d, raw torch -?\d+\.\d\d", text)
     assert "## Peak memory of one step" in text and "## Machine" in text
+    assert "## Where a step goes: the matrix products and the rest" in text
+    for net in bench.QUICK_NETS:                        # one profile row per net, for the scratch rows' dtypes
+        assert re.search(rf"^\| {net} \| float32 \| [\d.]+ ms \| ", text, re.M), net
+    assert re.search(r"One elementwise pass .*: numpy [\d.]+ ms, torch, \d+ threads [\d.]+ ms, torch, 1 thread", text)
     assert (tmp_path / "BENCH_time_vs_m.png").stat().st_size > 1000
     assert "wrote" in capsys.readouterr().out
