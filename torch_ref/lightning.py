@@ -13,7 +13,11 @@ Lean by design (`python -m experiments bench` measures it against the plain loop
 Trainer over a DataLoader re-collates the whole batch every step, saves a checkpoint every
 epoch and flushes the event file whenever it logs. Here the batch lives in memory (on the
 training device), training is ONE epoch of N steps over an iterable that yields that batch,
-nothing is checkpointed unless asked, and Lightning writes every `log_every` steps.
+nothing is checkpointed unless asked, and Lightning writes every `log_every` steps. With one
+process the steps are fused: one training_step trains the log_every steps between two logged
+steps (manual optimization, DeepNetModule.fuse_steps), so Lightning's own per-batch work (hooks,
+loops, the logger connector: about 0.5 ms on a CPU, more than a small net's whole step) is paid
+once per log_every steps, while every step stays what it was, bit for bit.
 
 Which steps are written: the same as scratch.train and train_plain, steps 0, k, 2k, ...
 (k = log_every), each value labelled with the step whose parameters θ_i produced it. Lightning
