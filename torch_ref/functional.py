@@ -147,6 +147,7 @@ def training_cost(data_cost, model, lambd, m, l2_mode="cost"):
     l2_mode "cost":         loss = J, so autograd adds (λ/m) W[l] to dW[l];
             "weight_decay": loss = data_cost, and SGD(weight_decay=λ/m) on the weights applies the
                             same (1 - αλ/m) W - α dW (convert.sgd_for); J is computed without grad.
+    model: the module, or its weights (weights_of(model), e.g. looked up once by a training loop).
     Returns (loss, J). With λ = 0, J is data_cost itself (nothing is added).
     """
     if not lambd:

@@ -171,15 +171,19 @@ class DeepNet(nn.Module):
         if stats not in BN_STATS:
             raise ValueError(f"stats must be one of {list(BN_STATS)}; got {stats!r}")
         if masks is not None:
-            if self.keep_probs is None:
-                raise ValueError("masks were given but keep_probs is None (no dropout layers)")
-            if len(masks) != self.L - 1:
-                raise ValueError(f"masks must be a list of L-1 = {self.L - 1} tensors; got {len(masks)}")
-            for l, mask in enumerate(masks, start=1):
-                want = (x.shape[0], self.layer_dims[l])
-                if tuple(mask.shape) != want:
-                    raise ValueError(f"masks[{l - 1}] must have shape (m, n[{l}]) = {want}; "
-                                     f"got shape {tuple(mask.shape)}")
+            self._check_masks(masks, x.shape[0])
+
+    def _check_masks(self, masks, m):
+        """masks: L-1 tensors (m, n[l]) for a batch of m examples, and dropout layers to apply them to."""
+        if self.keep_probs is None:
+            raise ValueError("masks were given but keep_probs is None (no dropout layers)")
+        if len(masks) != self.L - 1:
+            raise ValueError(f"masks must be a list of L-1 = {self.L - 1} tensors; got {len(masks)}")
+        for l, mask in enumerate(masks, start=1):
+            want = (m, self.layer_dims[l])
+            if tuple(mask.shape) != want:
+                raise ValueError(f"masks[{l - 1}] must have shape (m, n[{l}]) = {want}; "
+                                 f"got shape {tuple(mask.shape)}")
 
     def _normalize(self, norm, z, stats):
         """z̃ = γ (z - μ)/√(σ² + ε) + β by nn.BatchNorm1d (see layer_values for `stats`)."""
@@ -208,15 +212,24 @@ class DeepNet(nn.Module):
             "running": the running statistics (prediction, any m), in any mode.
         """
         self._check_x(x, masks, stats)
-        values, a = [], x
+        return self._layer_values(x, masks, dropout, stats)
+
+    def _layer_values(self, x, masks=None, dropout=True, stats=None, output=True):
+        """layer_values without its argument checks, for callers that checked x, masks and stats
+        once (the training loops check them at their entry, and each step's masks).
+        output=False stops at Z[L]: layer L's dict has no "A" (a cost from the logits needs no g[L])."""
+        values, a, L = [], x, self.L
+        drop = dropout and self.keep_probs is not None
         for l, (lin, g) in enumerate(zip(self.linears, self._g), start=1):
             z = lin(a)
             value = {"Z": z}
-            norm = self.norm(l)
-            if norm is not None:
-                z = value["Z_tilde"] = self._normalize(norm, z, stats)
+            if l == L and not output:
+                values.append(value)
+                break
+            if l < L and self.bn_layers[l - 1]:                  # self.norm(l)
+                z = value["Z_tilde"] = self._normalize(self.norms[l - 1], z, stats)
             a = g(z)
-            if l < self.L and dropout and self.keep_probs is not None:
+            if l < L and drop:
                 if masks is not None:
                     a = a * masks[l - 1].to(a.dtype) / self.keep_probs[l - 1]
                 else:
@@ -242,7 +255,13 @@ class DeepNet(nn.Module):
     def forward(self, x, masks=None):
         """The logits Z[L] (m, n[L]): the output layer's pre-activation (for cost_from_logits, or for
         F.cross_entropy with a softmax output)."""
-        return self.layer_outputs(x, masks)[-1][0]
+        self._check_x(x, masks, None)
+        return self._logits(x, masks)
+
+    def _logits(self, x, masks=None):
+        """forward without its argument checks (see _layer_values): Z[L] (the output layer has no
+        batch norm, so its Z is what g[L] acts on), without computing A[L]."""
+        return self._layer_values(x, masks, output=False)[-1]["Z"]
 
     def predict_proba(self, x):
         """ŷ = g[L](Z[L]) (m, n[L]), without dropout (none at prediction), and with the running

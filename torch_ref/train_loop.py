@@ -32,8 +32,8 @@ def _accuracy(model, x, y):
     argmax_k ŷ_k == argmax_k y_k (y one-hot (m, C)); without dropout (scratch.train's rule), with the
     batch's statistics in batch-norm layers (as the step's own forward) but without a second update
     of the running statistics (stats="batch")."""
-    with torch.no_grad():          # layer_outputs, not predict: the loop checks its parameters itself
-        proba = model.layer_outputs(x, dropout=False, stats="batch" if model.training else None)[-1][1]
+    with torch.no_grad():          # not predict: the loop checks its parameters (and x) itself
+        proba = model._layer_values(x, dropout=False, stats="batch" if model.training else None)[-1]["A"]
         if model.activations[-1] == "softmax":
             return (proba.argmax(dim=1) == y.argmax(dim=1)).to(torch.float64).mean().item()
         return ((proba > 0.5).to(y.dtype) == y).to(torch.float64).mean().item()
@@ -162,7 +162,12 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
                 for _ in range(i // plan.steps_per_epoch):   # α of the epoch the run stopped in
                     scheduler.step()
         set_torch_rng_state(resume.torch_rng)
-    start, per_epoch = i, plan.steps_per_epoch
+    # Each step runs the model's unchecked forward, model._logits: x and y were checked above and each
+    # step's masks are checked alone (model(x, masks) would check x again at every step, and run
+    # nn.Module's hook machinery, which DeepNet does not use). What does not change is looked up once.
+    data_cost_of = functional.DATA_COSTS[output]               # functional.data_cost(zL, y, output)
+    weights = functional.weights_of(model)                     # the W[l] of the L2 term
+    start, per_epoch, decay_m = i, plan.steps_per_epoch, None
     for epoch in range(start // per_epoch, plan.num_epochs):
         skip = start - epoch * per_epoch if epoch == start // per_epoch else 0
         for rows in convert.batch_rows(plan.batches(epoch)[skip:], device):
@@ -170,14 +175,18 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
                 xb, yb, mb = x, y, m
             else:
                 xb, yb, mb = x[rows], y[rows], len(rows)
-            if decay:                                          # weight_decay = λ/m of this step
+            if decay and mb != decay_m:                        # weight_decay = λ/m of this step's m
                 convert.set_weight_decay(opt, lambd, mb)
+                decay_m = mb
             step_masks = convert.masks_to_torch(masks(i), device=device) if masks is not None else None
-            before = _running_stats(norms) if norms and callback is not None and i % log_every == 0 else None
-            data_cost = functional.data_cost(model(xb, masks=step_masks), yb, output)
-            loss, cost = functional.training_cost(data_cost, model, lambd, mb, l2_mode)
+            if step_masks is not None:
+                model._check_masks(step_masks, mb)
+            logged = i % log_every == 0
+            before = _running_stats(norms) if norms and callback is not None and logged else None
+            data_cost = data_cost_of(model._logits(xb, step_masks), yb)
+            loss, cost = functional.training_cost(data_cost, weights, lambd, mb, l2_mode)
             guard.after_forward(i, cost)                       # check 1, on the device
-            if i % log_every == 0:
+            if logged:
                 guard.raise_if_diverged()                      # never log a diverged step
                 record = {"step": i, "epoch": epoch, "cost": cost.item(), "train_acc": _accuracy(model, xb, yb)}
                 history.append(record)
