@@ -170,16 +170,8 @@ def gemm_ceiling(n, dtype, repeats):
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
     tA, tB = torch.from_numpy(A), torch.from_numpy(B)
-    out = {}
-    for name, product in (("numpy", lambda: A @ B), ("torch", lambda: tA @ tB)):
-        product()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            product()
-            times.append(time.perf_counter() - start)
-        out[name] = 2 * n ** 3 / statistics.median(times) / 1e9
-    return out
+    return {name: 2 * n ** 3 / _median_time(product, repeats) / 1e9
+            for name, product in (("numpy", lambda: A @ B), ("torch", lambda: tA @ tB))}
 
 
 _MEMORY_CODE = """

@@ -18,39 +18,16 @@ import torch
 pytest.importorskip("lightning")
 
 from lightning.pytorch.callbacks import Callback                      # noqa: E402
-from lightning.pytorch.loggers import Logger                          # noqa: E402
 
 from scratch.data import make_moons, split                           # noqa: E402
 from torch_ref.lightning import CHECKPOINT_KEY, PlannedBatches, StepChunk, load_checkpoint, train_lightning  # noqa: E402
 from test_divergence import COST, PARAMS, THETA0, Y as Y1                # noqa: E402 - its BLAS-proof runs
+from test_lightning_resume import Written, assert_same_run               # noqa: E402 - the same bit-for-bit rule
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*LeafSpec.*"),
               pytest.mark.filterwarnings("ignore:No positive samples in targets"),
               pytest.mark.usefixtures("restored_torch_state")]
 DIMS, ACTS = [2, 6, 4, 1], ["relu", "tanh", "sigmoid"]
-
-
-class Written(Logger):
-    """Every (step, value) Lightning gives its logger, per tag, in order."""
-
-    def __init__(self):
-        super().__init__()
-        self.curves = {}
-
-    @property
-    def name(self):
-        return "written"
-
-    @property
-    def version(self):
-        return 0
-
-    def log_hyperparams(self, *args, **kwargs):
-        pass
-
-    def log_metrics(self, metrics, step=None):
-        for tag, value in metrics.items():
-            self.curves.setdefault(tag, []).append((step, float(value)))
 
 
 class BatchSteps(Callback):
@@ -93,22 +70,6 @@ def run(data, fused, log_every, dev=True, **kw):
     out = train_lightning(Xt, Yt, DIMS, ACTS, seed=2, accelerator="cpu", log_every=log_every, logger=logger,
                           callbacks=[hooks], fuse_steps=fused, **(dict(X_dev=Xd, Y_dev=Yd) if dev else {}), **kw)
     return out, logger.curves, hooks
-
-
-def assert_same_run(got, want):
-    for key, value in want.params.items():
-        assert np.array_equal(got.params[key], value), f"{key}: max |Δ| {np.max(np.abs(got.params[key] - value))}"
-    for key, value in (want.bn_stats or {}).items():
-        assert np.array_equal(got.bn_stats[key], value), key
-    s, w = got.state, want.state
-    assert s.step == w.step and s.last_finite == w.last_finite and s.history == w.history
-    assert np.array_equal(s.torch_rng, w.torch_rng)
-    for which, entries in (w.opt_state or {}).items():
-        if which == "t":
-            assert s.opt_state["t"] == entries
-            continue
-        for key, value in entries.items():
-            assert np.array_equal(s.opt_state[which][key], value), f"opt_state[{which!r}][{key!r}]"
 
 
 @pytest.mark.parametrize("log_every", [1, 7])
