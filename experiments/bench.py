@@ -3,6 +3,7 @@
 Times, side by side in one run and on the same data, one training step of
   scratch      scratch.train (NumPy, the course's formulas),
   raw torch    a hand-written loop: nn.Sequential + BCEWithLogitsLoss + torch.optim.SGD,
+  raw torch + guard  the same loop with train_plain's divergence guard (what the trust rules add per step),
   train_plain  torch_ref.train_loop.train_plain (DeepNet, the divergence guard, history),
   lightning    torch_ref.lightning.train_lightning (the lean Trainer, fused steps: one training_step per
                log_every steps, the same work per step as a run's default log_every = N/100),
@@ -50,7 +51,7 @@ QUICK_NETS = {
 SCALING_M = (10_000, 100_000, 1_000_000)
 QUICK_SCALING_M = (2_000, 20_000, 100_000)
 MEMORY_M, QUICK_MEMORY_M = 1_000_000, 100_000
-IMPLS = ("scratch", "raw torch", "train_plain", "lightning")
+IMPLS = ("scratch", "raw torch", "raw torch + guard", "train_plain", "lightning")
 LEARNING_RATE = 0.01          # small: random labels, a few steps; nothing here is about convergence
 TARGET_SECONDS = 0.4          # N is chosen so that one run of N steps takes about this long
 QUICK_TARGET_SECONDS = 0.05
@@ -96,8 +97,10 @@ def _runner(impl, dims, acts, X, Y, device="cpu"):
     from torch_ref import convert
     dtype = convert.torch_dtype(X.dtype)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    if impl == "raw torch":
+    if impl in ("raw torch", "raw torch + guard"):
+        from torch_ref.divergence import CHECK_EVERY, DivergenceGuard
         x, y = convert.to_torch(X, device=device), convert.to_torch(Y, device=device)
+        guarded = impl == "raw torch + guard"
 
         def run(steps):
             layers = []
@@ -108,13 +111,23 @@ def _runner(impl, dims, acts, X, Y, device="cpu"):
             net = torch.nn.Sequential(*layers)
             opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE)
             loss_fn = torch.nn.BCEWithLogitsLoss()
+            params = [p.detach() for p in net.parameters()]
+            guard = DivergenceGuard([f"p{j}" for j in range(len(params))], CHECK_EVERY)
             sync()
             start = time.perf_counter()
-            for _ in range(steps):
+            for i in range(steps):
                 loss = loss_fn(net(x), y)
+                if guarded:
+                    guard.after_forward(i, loss)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if guarded:
+                    guard.after_update(i, params)
+                    if guard.due(i):
+                        guard.raise_if_diverged()
+            if guarded:
+                guard.raise_if_diverged()
             sync()
             return time.perf_counter() - start
         return run
@@ -396,6 +409,8 @@ def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory
         ratio = ""
         if r["impl"] == "scratch":
             ratio = f"scratch / raw {r['median'] / by[key + ('raw torch',)]['median']:.2f}"
+        elif r["impl"] == "raw torch + guard":
+            ratio = f"guarded / raw {r['median'] / by[key + ('raw torch',)]['median']:.2f}"
         elif r["impl"] == "train_plain":
             ratio = f"plain / raw {r['median'] / by[key + ('raw torch',)]['median']:.2f}"
         elif r["impl"] == "lightning":
@@ -440,6 +455,19 @@ def _markdown(info, ceiling, rows, scaling, scaling_m, exponents, memory, memory
               f"One elementwise pass over its (64, m) hidden layer (relu), the kind of operation the rest is made "
               "of: " + ", ".join(f"{k} {_fmt(v)}" for k, v in elementwise.items()) + ". NumPy's ufuncs run on "
               "one core; torch splits an elementwise pass over its threads."]
+    lines += ["", "## What train_plain adds to the raw loop", "",
+              "The raw loop checks nothing. \"raw torch + guard\" is the same loop with the divergence guard "
+              "train_plain runs (torch_ref.divergence): check 1 keeps each step's cost, check 2 writes (min p, "
+              "max p) of every parameter on the device after each update, and the host reads both every 100 steps. "
+              "The guard is what the trust rules ask of every step: the first non-finite step, named exactly.", "",
+              "| net | dtype | device | raw torch | raw torch + guard | train_plain | guard / raw | plain / guarded raw |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["impl"] == "train_plain":
+            key = (r["net"], r["dtype"], r["device"])
+            raw, guarded = by[key + ("raw torch",)]["median"], by[key + ("raw torch + guard",)]["median"]
+            lines.append(f"| {r['net']} | {r['dtype']} | {r['device']} | {_fmt(raw)} | {_fmt(guarded)} | "
+                         f"{_fmt(r['median'])} | {guarded / raw:.2f} | {r['median'] / guarded:.2f} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -53,5 +53,8 @@ def test_quick_suite_writes_its_report(tmp_path, capsys):
     for net in bench.QUICK_NETS:                        # one profile row per net, for the scratch rows' dtypes
         assert re.search(rf"^\| {net} \| float32 \| [\d.]+ ms \| ", text, re.M), net
     assert re.search(r"One elementwise pass .*: numpy [\d.]+ ms, torch, \d+ threads [\d.]+ ms, torch, 1 thread", text)
+    guard = text.split("## What train_plain adds to the raw loop")[1]
+    for net in bench.QUICK_NETS:                        # raw, guarded raw, plain and two ratios
+        assert re.search(rf"^\| {net} \| float32 \| cpu \|( [\d.e+-]+ ms \|){{3}}( \d+\.\d\d \|){{2}}$", guard, re.M), net
     assert (tmp_path / "BENCH_time_vs_m.png").stat().st_size > 1000
     assert "wrote" in capsys.readouterr().out

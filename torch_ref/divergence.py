@@ -60,16 +60,17 @@ class DivergenceGuard:
         """Check 1 on J_step (a 0-d tensor), kept for the next read: no kernel, no synchronisation."""
         self._costs.append((int(step), cost.detach()))
 
-    @torch.no_grad()
     def after_update(self, step, params):
         """Check 2 on θ_{step+1}, the parameters after update `step`: (min p, max p) per parameter, on the
         device, written by torch.aminmax(p, out=...) into the next row of buffers that the guard keeps
-        from read to read (nothing is allocated per step once they exist)."""
-        params, k = list(params), len(self._steps)
+        from read to read (nothing is allocated per step once they exist). A loop that owns its
+        parameters can pass them detached once (p.detach() shares p's storage, so it sees every
+        in-place update): a parameter that requires grad is detached here, at every call."""
+        params, k = params if isinstance(params, list) else list(params), len(self._steps)
         if k == len(self._outs):
             self._add_row(params, k)
         for p, out in zip(params, self._outs[k]):
-            torch.aminmax(p, out=out)
+            torch.aminmax(p.detach() if p.requires_grad else p, out=out)
         self._steps.append(int(step))
 
     def _add_row(self, params, k):

@@ -473,7 +473,10 @@ class DeepNetModule(pl.LightningModule):
             if data is not None and data.world > 1:
                 masks = [D[:, data.rank::data.world] for D in masks]   # this rank's columns
             step_masks = convert.masks_to_torch(masks, device=x.device)
-        z = self.model(x, masks=step_masks)
+        # self.model(x, masks=step_masks) without nn.Module's hook dispatch, which DeepNet does not use
+        # (the checks of x and masks are shapes only: no scan of x, which the entry checked)
+        self.model._check_x(x, step_masks, None)
+        z = self.model._logits(x, step_masks)
         data_cost = functional.data_cost(z, y, self.output)
         if weight != 1.0:                                        # DDP: see CourseDataModule
             data_cost = data_cost * weight
@@ -506,7 +509,7 @@ class DeepNetModule(pl.LightningModule):
         divergence check 2 on θ_{i+1}, read every check_every steps."""
         if self.scheduler is not None and (i + 1) % self._steps_per_epoch() == 0:
             self.scheduler.step()
-        self.guard.after_update(i, self.model.parameters())
+        self.guard.after_update(i, self._guarded)
         if self.guard.due(i):
             self.guard.raise_if_diverged()
 
@@ -518,8 +521,11 @@ class DeepNetModule(pl.LightningModule):
             self._after_update(i)
 
     def on_train_start(self):
-        """A resumed run: torch's RNG where the saved run left it (nn.Dropout's masks), on the CPU and,
+        """The parameters divergence check 2 watches, detached once the Trainer has put them on their
+        device and dtype (views of θ: they see every update, without a walk of the module per step).
+        A resumed run: torch's RNG where the saved run left it (nn.Dropout's masks), on the CPU and,
         when saved, on the CUDA device."""
+        self._guarded = [p.detach() for p in self.model.parameters()]
         if self._resume is None:
             return
         set_torch_rng_state(self._resume.torch_rng)

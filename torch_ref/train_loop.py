@@ -147,7 +147,7 @@ def train_plain(model, X, Y, *, learning_rate, num_iterations=None, lambd=0.0, l
     opt = convert.optimizer_for(model, optimizer, learning_rate, lambd=decay, m=m, **hp)
     scheduler = convert.lr_scheduler_for(opt, *lr_schedule) if lr_schedule is not None else None
     model.train()
-    params = list(model.parameters())
+    params = [p.detach() for p in model.parameters()]      # for the guard: views of θ, no autograd
     norms = [mod for mod in model.modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm)]
     guard, history, i = DivergenceGuard(parameter_names(model), check_every), [], 0
     if resume is not None:                                   # where the saved run stopped
