@@ -441,7 +441,9 @@ def estimate_training_bytes(layer_dims, m, itemsize, optimizer="gd", keep_probs=
                                                (np.unique's sorted values and counts)
       caches      b·Σ_l k[l]·n[l]              what the forward pass keeps for backward: Z[l] and A[l]
                                                (k = 2), + 1 with dropout (the mask D[l], counted at
-                                               itemsize though it is bool), + 2 with batch norm (z_norm, Z̃)
+                                               itemsize though it is bool), + 2 with batch norm (z_norm, Z̃),
+                                               + 1 for a hidden layer's dA[l], which scratch.train keeps
+                                               from step to step with Z[l] and A[l] (network._buffer)
       transients  4·b·max_l n[l]               the backward pass's dA[l], dZ[l], g'(Z[l]), dA[l-1]
                                                (or the forward's dropout draw, Z - μ: fewer, not at once)
       parameters  P·(4 + 2·slots)              θ, dθ, an update temporary and a best-so-far copy (early
@@ -462,7 +464,7 @@ def estimate_training_bytes(layer_dims, m, itemsize, optimizer="gd", keep_probs=
     dropout = [check_keep_prob(f"keep_probs[{i}]", kp) < 1
                for i, kp in enumerate(_per_hidden_layer("keep_probs", keep_probs, L, 1.0))]
     bn = [bool(f) for f in _per_hidden_layer("batchnorm", batchnorm, L, False)]
-    k = [2 + dropout[l - 1] + 2 * bn[l - 1] if l < L else 2 for l in range(1, L + 1)]
+    k = [3 + dropout[l - 1] + 2 * bn[l - 1] if l < L else 2 for l in range(1, L + 1)]
     entries = ((dims[0] + dims[L]) * (m + b)
                + b * sum(k[l - 1] * dims[l] for l in range(1, L + 1))
                + 4 * b * max(dims[1:])

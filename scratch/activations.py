@@ -44,9 +44,10 @@ def sigmoid_prime(Z):
     return s * (1 - s)
 
 
-def tanh(Z):
-    """tanh(Z) = (e^Z - e^-Z) / (e^Z + e^-Z), elementwise (np.tanh is stable)."""
-    return np.tanh(_as_float(Z))
+def tanh(Z, out=None):
+    """tanh(Z) = (e^Z - e^-Z) / (e^Z + e^-Z), elementwise (np.tanh is stable).
+    out: an array shaped like Z to write the result into (a training loop's reused buffer)."""
+    return np.tanh(_as_float(Z), out=out)
 
 
 def tanh_prime(Z):
@@ -55,10 +56,10 @@ def tanh_prime(Z):
     return 1 - t * t
 
 
-def relu(Z):
-    """relu(Z) = max(0, Z), elementwise."""
+def relu(Z, out=None):
+    """relu(Z) = max(0, Z), elementwise. out: as tanh's."""
     Z = _as_float(Z)
-    return np.maximum(Z, 0)
+    return np.maximum(Z, 0, out=out)
 
 
 def relu_prime(Z, at_zero=TORCH_AT_ZERO):

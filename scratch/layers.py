@@ -33,9 +33,10 @@ def linear_forward(A_prev, W, b):
     return _linear_forward(A_prev, W, b)
 
 
-def _linear_forward(A_prev, W, b):
-    """linear_forward without the checks (the training loop checks once, at its entry)."""
-    Z = W @ A_prev
+def _linear_forward(A_prev, W, b, out=None):
+    """linear_forward without the checks (the training loop checks once, at its entry). out: an array
+    (n[l], m) for Z (a buffer the training loop reuses from step to step), or None for a fresh one."""
+    Z = np.matmul(W, A_prev, out=out)           # W @ A_prev
     if b is not None:
         Z += b                      # Z = W A_prev + b, added into the fresh product
     return Z, (A_prev, W, b)
@@ -58,9 +59,10 @@ def linear_backward(dZ, cache):
     return _linear_backward(dZ, cache)
 
 
-def _linear_backward(dZ, cache, need_dA_prev=True):
+def _linear_backward(dZ, cache, need_dA_prev=True, out=None):
     """linear_backward without the checks; need_dA_prev=False skips dA_prev = Wᵀ dZ (returns None),
-    which nothing uses below the first layer (dA[0] would be the gradient of the data X)."""
+    which nothing uses below the first layer (dA[0] would be the gradient of the data X).
+    out: an array (n[l-1], m) for dA_prev (a reused buffer, as _linear_forward's), or None."""
     A_prev, W, b = cache
     m = A_prev.shape[1]
     dW = dZ @ A_prev.T
@@ -71,9 +73,9 @@ def _linear_backward(dZ, cache, need_dA_prev=True):
     elif W.shape[0] == 1:
         # one unit (an output layer): Wᵀ dZ is the outer product (n[l-1], 1)(1, m), each entry the single
         # product w_j dz_i, so the broadcast product gives the same numbers without a GEMM of inner size 1
-        dA_prev = W.T * dZ
+        dA_prev = np.multiply(W.T, dZ, out=out)
     else:
-        dA_prev = W.T @ dZ
+        dA_prev = np.matmul(W.T, dZ, out=out)   # W.T @ dZ
     return dA_prev, dW, db
 
 
@@ -89,10 +91,17 @@ def _unpack_linear_cache(cache):
 
 # ------------------------------------------------------- linear -> activation
 
-def activation_forward(Z, activation, alpha=0.01):
+WRITE_INTO_OUT = ("relu", "tanh")     # the activations activation_forward can write into a given array
+
+
+def activation_forward(Z, activation, alpha=0.01, out=None):
     """A = g(Z), g named by `activation` ("sigmoid", "tanh", "relu", "leaky_relu", "identity", or
-    "softmax" for an output layer; alpha: leaky_relu's slope). Z: (n[l], m)."""
+    "softmax" for an output layer; alpha: leaky_relu's slope). Z: (n[l], m).
+    out: for relu and tanh, an array shaped like Z to write A into (a training loop's reused buffer);
+    the other activations return a fresh array whatever out is."""
     check_activation(activation, output=True)
+    if out is not None and activation in WRITE_INTO_OUT:
+        return ACTIVATIONS[activation][0](Z, out=out)
     if activation == "leaky_relu":
         return leaky_relu(Z, alpha)
     if activation == "softmax":
@@ -195,7 +204,15 @@ def dropout_backward(dA, mask, keep_prob):
     check_matrix("dA", dA, finite=False, layout="(n[l], m)")
     keep_prob = check_keep_prob("keep_prob", keep_prob)
     _check_mask("mask", mask, dA.shape)
-    return dA * mask / keep_prob
+    return _dropout_backward(dA, mask, keep_prob)
+
+
+def _dropout_backward(dA, mask, keep_prob, out=None):
+    """dropout_backward without the checks: dA * D / keep_prob, written into `out` when given (out=dA: the
+    network's backward pass owns its dA, so it overwrites it; the same numbers, in the same order)."""
+    dA_in = np.multiply(dA, mask, out=out)      # dA * D
+    dA_in /= keep_prob
+    return dA_in
 
 
 def _check_mask(name, mask, shape):

@@ -30,8 +30,8 @@ from ._checks import (as_generator, check_activation, check_choice, check_keep_p
                       check_matrix, check_nonneg, check_one_hot, check_params, check_positive,
                       has_batchnorm, param_keys)
 from .batchnorm import BN_EPS, batchnorm_backward, batchnorm_forward, batchnorm_predict
-from .layers import (_activation_backward, _linear_backward, _linear_forward, activation_forward, dropout_backward,
-                     dropout_forward)
+from .layers import (WRITE_INTO_OUT, _activation_backward, _dropout_backward, _linear_backward, _linear_forward,
+                     activation_forward, dropout_forward)
 from .losses import (_cost_from_logits, _l2_penalty, _softmax_cost_from_logits, cost_from_logits, l2_gradient,
                      l2_penalty, softmax_cost_from_logits)
 
@@ -123,24 +123,51 @@ def model_forward(X, params, activations, keep_probs=None, rng=None, masks=None,
     return _forward(X, params, activations, L, keep_probs, rng, masks, alpha, bn_stats, bn_eps)
 
 
+def _buffer(workspace, key, shape, dtype):
+    """workspace[key], an array of `shape` and `dtype` (made there when missing or of another shape), or
+    None without a workspace. The training loop keeps one dict from step to step: step i+1 writes its
+    hidden layers' Z[l], A[l] (see _forward) and dA[l] into the arrays that held step i's, which nothing
+    reads any more.
+    A fresh array of tens of MiB comes from the OS page by page at every step (on the matrix-bound
+    net about a seventh of scratch's step, experiments/bench.py); a reused one does not. The numbers
+    are the same: only where they are written changes."""
+    if workspace is None:
+        return None
+    array = workspace.get(key)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = workspace[key] = np.empty(shape, dtype)
+    return array
+
+
 def _forward(X, params, activations, L, keep_probs=None, rng=None, masks=None, alpha=0.01, bn_stats=None,
-             bn_eps=BN_EPS):
+             bn_eps=BN_EPS, workspace=None):
     """model_forward's computation, without its checks: the training loop checks its arguments once,
-    at its entry, and calls this every step (masks: a list of L-1 masks or Nones, when keep_probs)."""
+    at its entry, and calls this every step (masks: a list of L-1 masks or Nones, when keep_probs).
+    workspace: None, or the training loop's dict of reused arrays (see _buffer) for the hidden layers'
+    Z[l] and A[l]; the caches then hold those arrays until the next step with that workspace."""
     A = X
     caches = []
+    m = X.shape[1]
     for l in range(1, L + 1):
         bn_cache = None
-        if has_batchnorm(params, l):
+        W = params[f"W{l}"]
+        shape, dtype = (W.shape[0], m), np.result_type(W, A)          # Z[l] = W[l] A[l-1] (+ b[l])
+        bn, hidden = has_batchnorm(params, l), l < L
+        # reused arrays for what the caches keep: Z[l] and A[l] of a hidden layer, unless a batch norm
+        # follows (its cache keeps Z̃[l], not Z[l]) or dropout (its cache keeps A[l]·D[l]/keep_prob)
+        Z_out = _buffer(workspace, f"Z{l}", shape, dtype) if hidden and not bn else None
+        A_out = _buffer(workspace, f"A{l}", shape, dtype) \
+            if hidden and keep_probs is None and activations[l - 1] in WRITE_INTO_OUT else None
+        if bn:
             gamma, beta = params[f"gamma{l}"], params[f"beta{l}"]
-            Z, linear_cache = _linear_forward(A, params[f"W{l}"], None)       # b[l] dropped: β[l] replaces it
+            Z, linear_cache = _linear_forward(A, W, None, out=Z_out)           # b[l] dropped: β[l] replaces it
             if bn_stats is None:
                 Z, bn_cache = batchnorm_forward(Z, gamma, beta, bn_eps)       # Z̃[l], batch statistics
             else:
                 Z = batchnorm_predict(Z, gamma, beta, bn_stats[f"mu{l}"], bn_stats[f"var{l}"], bn_eps)
         else:
-            Z, linear_cache = _linear_forward(A, params[f"W{l}"], params[f"b{l}"])
-        A, linear_activation_cache = activation_forward(Z, activations[l - 1], alpha), (linear_cache, Z)
+            Z, linear_cache = _linear_forward(A, W, params[f"b{l}"], out=Z_out)
+        A, linear_activation_cache = activation_forward(Z, activations[l - 1], alpha, out=A_out), (linear_cache, Z)
         mask, keep_prob = None, 1.0
         if l < L and keep_probs is not None:
             keep_prob = keep_probs[l - 1]
@@ -197,9 +224,10 @@ def model_backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
     return _backward(AL, Y, caches, lambd, output, at_zero)
 
 
-def _backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
+def _backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None, workspace=None):
     """model_backward's computation, without its checks (the training loop checks once, at its entry).
-    dA[0] = W[1]ᵀ dZ[1], the gradient of the data X, is not computed: no parameter needs it."""
+    dA[0] = W[1]ᵀ dZ[1], the gradient of the data X, is not computed: no parameter needs it.
+    workspace: None, or _forward's, for the hidden layers' dA[l] (see _buffer)."""
     L = len(caches)
     out = caches[-1]
     Y = Y.astype(AL.dtype, copy=False)
@@ -214,18 +242,20 @@ def _backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
             dAL = -(Y / AL) + (1 - Y) / (1 - AL)
         dZ = _activation_backward(dAL, out["linear_activation"][1], out["activation"], at_zero,
                                   out.get("alpha", 0.01))
-    dA, grads[f"dW{L}"], grads[f"db{L}"] = _linear_backward(dZ, out["linear_activation"][0], need_dA_prev=L > 1)
+    dA, grads[f"dW{L}"], grads[f"db{L}"] = _linear_backward(dZ, out["linear_activation"][0], need_dA_prev=L > 1,
+                                                            out=_dA_buffer(workspace, caches, L - 1))
 
     for l in range(L - 1, 0, -1):
         cache = caches[l - 1]
         if cache["mask"] is not None:
             # A[l] was A[l] * D[l] / keep_prob: the same mask routes the gradient back
-            dA = dropout_backward(dA, cache["mask"], cache["keep_prob"])
+            dA = _dropout_backward(dA, cache["mask"], cache["keep_prob"], out=dA)
         linear_cache, Z = cache["linear_activation"]
         dZ = _activation_backward(dA, Z, cache["activation"], at_zero, cache.get("alpha", 0.01), overwrite_dA=True)
         if cache.get("batchnorm") is not None:              # Z is Z̃[l]: back through the batch norm
             dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = batchnorm_backward(dZ, cache["batchnorm"])
-        dA, grads[f"dW{l}"], db = _linear_backward(dZ, linear_cache, need_dA_prev=l > 1)
+        dA, grads[f"dW{l}"], db = _linear_backward(dZ, linear_cache, need_dA_prev=l > 1,
+                                                   out=_dA_buffer(workspace, caches, l - 1))
         if db is not None:
             grads[f"db{l}"] = db
 
@@ -236,6 +266,15 @@ def _backward(AL, Y, caches, lambd=0.0, output="fused", at_zero=None):
     order = [f"d{p}{l}" for l in range(1, L + 1)
              for p in (("W", "gamma", "beta") if f"dgamma{l}" in grads else ("W", "b"))]
     return {k: grads[k] for k in order}
+
+
+def _dA_buffer(workspace, caches, l):
+    """The workspace's array for dA[l], shaped like A[l] (layer l+1's A_prev); None for l = 0 (dA[0] is
+    not computed) or without a workspace."""
+    if workspace is None or l == 0:
+        return None
+    A = caches[l]["linear_activation"][0][0]
+    return _buffer(workspace, f"dA{l}", A.shape, A.dtype)
 
 
 def update_parameters(params, grads, learning_rate):

@@ -320,6 +320,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
     # Everything is checked above, once: the loop runs the unchecked cores of scratch.network on arrays
     # it owns (params is a copy), updating them in place; nothing is re-validated per step.
     L, no_masks = len(layer_dims) - 1, [None] * (len(layer_dims) - 2)
+    workspace = {}         # the hidden layers' Z, A and dA, rewritten in place at every step (network._buffer)
     per_epoch = plan.steps_per_epoch
     for epoch in range(start // per_epoch, plan.num_epochs):
         alpha = learning_rate_at(learning_rate, epoch, lr_schedule)
@@ -331,7 +332,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
                 step_masks = network._check_dropout_args(keep_probs, masks(i), L)[1]
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected explicitly below
                 AL, caches = network._forward(Xb, params, activations, L, keep_probs=keep_probs, rng=gen,
-                                              masks=step_masks, bn_eps=bn_eps)
+                                              masks=step_masks, bn_eps=bn_eps, workspace=workspace)
                 cost = network._cost(caches, Yb, params, lambd)
             if not np.isfinite(cost):                               # divergence, check 1 of 2
                 raise divergence_error(i, last_finite, cost=cost)
@@ -361,7 +362,7 @@ def train(X, Y, layer_dims, activations, *, params=None, init="he", rng=None, le
                 break
             if bn_stats is not None:                                # F41: after the step's logging
                 bn_stats = update_running_stats(bn_stats, caches, beta=bn_beta, unbiased=bool(bn_unbiased))
-            grads = network._backward(AL, Yb, caches, lambd=lambd)
+            grads = network._backward(AL, Yb, caches, lambd=lambd, workspace=workspace)
             with np.errstate(over="ignore", invalid="ignore"):
                 _optimizer_step(optimizer, params, grads, state, i + 1, alpha, hp)
             bad = [k for k, v in params.items() if not np.all(np.isfinite(v))]

@@ -183,17 +183,18 @@ def test_parameter_count():
 
 
 def test_estimate_training_bytes_by_hand():
-    # [2, 3, 1], m = 10, float64, gd: data (2 + 1)(10 + 10) = 60, caches 10 (2·3 + 2·1) = 80,
-    # transients 4·10·3 = 120, parameters 13·4 = 52 -> 312 entries of 8 bytes
-    assert estimate_training_bytes([2, 3, 1], 10, 8) == 312 * 8
-    assert estimate_training_bytes([2, 3, 1], 10, 4, "adam") == (312 + 13 * 4) * 4
-    assert estimate_training_bytes([2, 3, 1], 10, 8, keep_probs=[0.5]) == (312 + 3 * 10) * 8
-    assert estimate_training_bytes([2, 3, 1], 10, 8, keep_probs=[1.0]) == 312 * 8        # no dropout
-    assert estimate_training_bytes([2, 3, 1], 10, 8, batchnorm=True) == (312 + 2 * 3 * 10 + 3 * 4) * 8
-    # mini-batches of 2: data (2 + 1)(10 + 2) = 36, caches 2·8 = 16, transients 4·2·3 = 24, parameters 52
+    # [2, 3, 1], m = 10, float64, gd: data (2 + 1)(10 + 10) = 60, caches 10 (3·3 + 2·1) = 110 (Z, A and
+    # the kept dA of the hidden layer; Z, A of the output), transients 4·10·3 = 120, parameters 13·4 = 52
+    # -> 342 entries of 8 bytes
+    assert estimate_training_bytes([2, 3, 1], 10, 8) == 342 * 8
+    assert estimate_training_bytes([2, 3, 1], 10, 4, "adam") == (342 + 13 * 4) * 4
+    assert estimate_training_bytes([2, 3, 1], 10, 8, keep_probs=[0.5]) == (342 + 3 * 10) * 8
+    assert estimate_training_bytes([2, 3, 1], 10, 8, keep_probs=[1.0]) == 342 * 8        # no dropout
+    assert estimate_training_bytes([2, 3, 1], 10, 8, batchnorm=True) == (342 + 2 * 3 * 10 + 3 * 4) * 8
+    # mini-batches of 2: data (2 + 1)(10 + 2) = 36, caches 2·11 = 22, transients 4·2·3 = 24, parameters 52
     # (+ the permutation and its check's copies, 6 · 10 int64)
-    assert estimate_training_bytes([2, 3, 1], 10, 8, mini_batch_size=2) == (36 + 16 + 24 + 52) * 8 + 6 * 10 * 8
-    assert estimate_training_bytes([2, 3, 1], 10, 8, mini_batch_size=64) == 312 * 8 + 6 * 10 * 8   # b capped at m
+    assert estimate_training_bytes([2, 3, 1], 10, 8, mini_batch_size=2) == (36 + 22 + 24 + 52) * 8 + 6 * 10 * 8
+    assert estimate_training_bytes([2, 3, 1], 10, 8, mini_batch_size=64) == 342 * 8 + 6 * 10 * 8   # b capped at m
     huge = estimate_training_bytes([10**6, 10**6, 1], 10**9, 8, "momentum")
     assert isinstance(huge, int) and huge > 2**55    # 32 PiB
     with pytest.raises(MemoryBudgetError, match="over the memory budget"):
@@ -220,15 +221,16 @@ def test_the_training_estimate_covers_a_scratch_training_run():
     m, dims = 4000, [20, 64, 32, 1]
     X, Y = rng.standard_normal((dims[0], m)), (rng.random((1, m)) < 0.5).astype(np.float64)
     for plan in ({"num_iterations": 2}, {"num_epochs": 1, "mini_batch_size": 500}):
-        tracemalloc.start()
-        try:
-            train(X, Y, dims, ["relu", "relu", "sigmoid"], learning_rate=0.01, optimizer="adam",
-                  keep_probs=[0.8, 0.8], batchnorm=True, rng=0, **plan)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        assert peak + X.nbytes + Y.nbytes <= estimate_training_bytes(
-            dims, m, 8, "adam", [0.8, 0.8], True, mini_batch_size=plan.get("mini_batch_size"))
+        for keep_probs, batchnorm in (([0.8, 0.8], True), ([0.8, 0.8], False), (None, True), (None, False)):
+            tracemalloc.start()
+            try:
+                train(X, Y, dims, ["relu", "relu", "sigmoid"], learning_rate=0.01, optimizer="adam",
+                      keep_probs=keep_probs, batchnorm=batchnorm, rng=0, **plan)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert peak + X.nbytes + Y.nbytes <= estimate_training_bytes(
+                dims, m, 8, "adam", keep_probs, batchnorm, mini_batch_size=plan.get("mini_batch_size"))
 
 
 @pytest.mark.parametrize("entry", ["train", "train_plain", "train_lightning"])
