@@ -157,12 +157,16 @@ def _runner(impl, dims, acts, X, Y, device="cpu"):
 
 
 def _steps_for(run, target, cap=2000, least=2):
-    """N such that a run of N steps takes about `target` seconds (from T(2) - T(1), after a warm-up run
-    that pays first-call costs), and at least `least`: with N = 1 a large step's T(2N) - T(N) is one
-    step against the run-to-run noise of page faults and machine load."""
+    """N such that N more steps take about `target` seconds: n doubles from `least` until T(2n) - T(n)
+    reaches target or n reaches cap (after a warm-up run that pays first-call costs). Doubling, not a
+    guess from T(2) - T(1): the set-up of a run (Lightning's Trainer) varies by more than one small step,
+    and such a guess once came out near zero and set N to the cap for a 40 ms step (half an hour of
+    benchmark). At least `least`: with N = 1 a large step's T(2N) - T(N) is one step against the noise."""
     run(1)
-    one = max(run(2) - run(1), 1e-6)
-    return int(min(cap, max(least, target / one)))
+    n = least
+    while n < cap and run(2 * n) - run(n) < target:
+        n *= 2
+    return min(n, cap)
 
 
 def per_step(run, steps, repeats):

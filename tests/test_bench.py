@@ -38,6 +38,18 @@ def test_flops_per_step_counts_forward_dW_and_dA_but_not_dA0():
     assert bench.flops_per_step([3, 4, 2], 5) == 2 * 5 * 20 + 2 * 5 * 20 + 2 * 5 * 8
 
 
+def test_steps_for_doubles_n_until_n_more_steps_take_the_target():
+    calls = []
+
+    def run(n):                                     # a run: 1 s of set-up, then 10 ms a step
+        calls.append(n)
+        return 1.0 + 0.01 * n
+    assert bench._steps_for(run, 0.4) == 64         # 32 more steps take 0.32 s, 64 take 0.64 s
+    assert calls[0] == 1 and max(calls) == 128      # the warm-up, then T(2n) and T(n) up to n = 64
+    assert bench._steps_for(lambda n: 1.0 + 1e-6 * n, 0.4) == 2000          # tiny steps: the cap
+    assert bench._steps_for(lambda n: 1.0 + 1.0 * n, 0.4, least=4) == 4     # a long step: at least `least`
+
+
 @pytest.mark.slow
 def test_quick_suite_writes_its_report(tmp_path, capsys):
     out = tmp_path / "BENCH.md"
