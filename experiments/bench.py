@@ -49,7 +49,7 @@ QUICK_NETS = {
     "tall": ([100, 64, 1], ["relu", "sigmoid"], 20_000),
 }
 SCALING_M = (10_000, 100_000, 1_000_000)
-QUICK_SCALING_M = (2_000, 20_000, 100_000)
+QUICK_SCALING_M = (2_000, 10_000, 50_000)
 MEMORY_M, QUICK_MEMORY_M = 1_000_000, 100_000
 IMPLS = ("scratch", "raw torch", "raw torch + guard", "train_plain", "lightning")
 LEARNING_RATE = 0.01          # small: random labels, a few steps; nothing here is about convergence
@@ -163,9 +163,12 @@ def _steps_for(run, target, cap=2000, least=2):
     and such a guess once came out near zero and set N to the cap for a 40 ms step (half an hour of
     benchmark). At least `least`: with N = 1 a large step's T(2N) - T(N) is one step against the noise."""
     run(1)
-    n = least
-    while n < cap and run(2 * n) - run(n) < target:
-        n *= 2
+    n, t_n = least, run(least)
+    while n < cap:
+        t_2n = run(2 * n)                     # T(2n), then T(4n), ...: each run serves two differences
+        if t_2n - t_n >= target:
+            break
+        n, t_n = 2 * n, t_2n
     return min(n, cap)
 
 
@@ -325,7 +328,7 @@ def run_suite(quick=False, repeats=5, out=Path("BENCHMARKS.md"), log=print):
 
     rows = []
     for net, (dims, acts, m) in nets.items():
-        for dtype in ((np.float64, np.float32) if not quick or net == "tiny" else (np.float32,)):
+        for dtype in ((np.float32,) if quick else (np.float64, np.float32)):
             X, Y = _data(dims, m, dtype)
             for device in devices:
                 impls = IMPLS if device == "cpu" else IMPLS[1:]
@@ -480,7 +483,7 @@ def build_parser():
     parser = _Parser(prog="python -m experiments bench", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="smaller nets and m, float32 only past the tiny net, fewer repeats: under a minute")
+                        help="smaller nets and m, float32 only, fewer repeats: under a minute")
     parser.add_argument("--repeats", type=_positive_int, default=None, metavar="R",
                         help="repeats per figure, medians reported (default 5, --quick 3)")
     parser.add_argument("--out", default="BENCHMARKS.md", metavar="FILE",

@@ -45,7 +45,7 @@ def test_steps_for_doubles_n_until_n_more_steps_take_the_target():
         calls.append(n)
         return 1.0 + 0.01 * n
     assert bench._steps_for(run, 0.4) == 64         # 32 more steps take 0.32 s, 64 take 0.64 s
-    assert calls[0] == 1 and max(calls) == 128      # the warm-up, then T(2n) and T(n) up to n = 64
+    assert calls == [1, 2, 4, 8, 16, 32, 64, 128]   # the warm-up, then T(n) for n = 2, 4, ... up to 2·64
     assert bench._steps_for(lambda n: 1.0 + 1e-6 * n, 0.4) == 2000          # tiny steps: the cap
     assert bench._steps_for(lambda n: 1.0 + 1.0 * n, 0.4, least=4) == 4     # a long step: at least `least`
 
