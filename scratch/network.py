@@ -124,15 +124,13 @@ def model_forward(X, params, activations, keep_probs=None, rng=None, masks=None,
 
 
 def _buffer(workspace, key, shape, dtype):
-    """workspace[key], an array of `shape` and `dtype` (made there when missing or of another shape), or
-    None without a workspace. The training loop keeps one dict from step to step: step i+1 writes its
+    """workspace[key], an array of `shape` and `dtype` (made there when missing or of another shape).
+    The training loop keeps one dict from step to step: step i+1 writes its
     hidden layers' Z[l], A[l] (see _forward) and dA[l] into the arrays that held step i's, which nothing
     reads any more.
     A fresh array of tens of MiB comes from the OS page by page at every step (on [784, 1024, 1024, 1]
     at m = 8192, float32, a tenth of the step); a reused one does not. The numbers are the same: only
     where they are written changes."""
-    if workspace is None:
-        return None
     array = workspace.get(key)
     if array is None or array.shape != shape or array.dtype != dtype:
         array = workspace[key] = np.empty(shape, dtype)
@@ -150,14 +148,16 @@ def _forward(X, params, activations, L, keep_probs=None, rng=None, masks=None, a
     m = X.shape[1]
     for l in range(1, L + 1):
         bn_cache = None
-        W = params[f"W{l}"]
-        shape, dtype = (W.shape[0], m), np.result_type(W, A)          # Z[l] = W[l] A[l-1] (+ b[l])
-        bn, hidden = has_batchnorm(params, l), l < L
-        # reused arrays for what the caches keep: Z[l] and A[l] of a hidden layer, unless a batch norm
-        # follows (its cache keeps Z̃[l], not Z[l]) or dropout (its cache keeps A[l]·D[l]/keep_prob)
-        Z_out = _buffer(workspace, f"Z{l}", shape, dtype) if hidden and not bn else None
-        A_out = _buffer(workspace, f"A{l}", shape, dtype) \
-            if hidden and keep_probs is None and activations[l - 1] in WRITE_INTO_OUT else None
+        W, bn = params[f"W{l}"], has_batchnorm(params, l)
+        Z_out = A_out = None
+        if workspace is not None and l < L:
+            # reused arrays for what the caches keep: Z[l] and A[l] of a hidden layer, unless a batch norm
+            # follows (its cache keeps Z̃[l], not Z[l]) or dropout (its cache keeps A[l]·D[l]/keep_prob)
+            shape, dtype = (W.shape[0], m), np.result_type(W, A)      # Z[l] = W[l] A[l-1] (+ b[l])
+            if not bn:
+                Z_out = _buffer(workspace, f"Z{l}", shape, dtype)
+            if keep_probs is None and activations[l - 1] in WRITE_INTO_OUT:
+                A_out = _buffer(workspace, f"A{l}", shape, dtype)
         if bn:
             gamma, beta = params[f"gamma{l}"], params[f"beta{l}"]
             Z, linear_cache = _linear_forward(A, W, None, out=Z_out)           # b[l] dropped: β[l] replaces it

@@ -260,7 +260,7 @@ def test_the_guard_names_the_first_bad_step_however_many_steps_it_holds(check_ev
         for i in range(400):
             guard.after_forward(i, torch.tensor(1.0 + i))
             W[1, 0], b[0] = (-math.inf if i >= 300 else i), (math.nan if i >= 350 else -i)
-            guard.after_update(i, iter([W, b]))              # a generator, as the Lightning module passes
+            guard.after_update(i, iter([W, b]))              # any iterable of the parameters, not only a list
             if guard.due(i):
                 guard.raise_if_diverged()
         guard.raise_if_diverged()

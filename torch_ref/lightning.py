@@ -473,10 +473,9 @@ class DeepNetModule(pl.LightningModule):
             if data is not None and data.world > 1:
                 masks = [D[:, data.rank::data.world] for D in masks]   # this rank's columns
             step_masks = convert.masks_to_torch(masks, device=x.device)
-        # self.model(x, masks=step_masks) without nn.Module's hook dispatch, which DeepNet does not use
-        # (the checks of x and masks are shapes only: no scan of x, which the entry checked)
-        self.model._check_x(x, step_masks, None)
-        z = self.model._logits(x, step_masks)
+        # DeepNet.forward called directly: without nn.Module's hook dispatch, which DeepNet does not use
+        # (its checks of x and masks are shapes only: no scan of x, which the entry checked)
+        z = self.model.forward(x, masks=step_masks)
         data_cost = functional.data_cost(z, y, self.output)
         if weight != 1.0:                                        # DDP: see CourseDataModule
             data_cost = data_cost * weight
